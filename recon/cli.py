@@ -1,0 +1,140 @@
+"""The `recon` command line. It parses options, calls the core and renders the result."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from recon import __version__
+from recon.config import ConfigError, load_config
+from recon.ingest import InputError
+from recon.store import StoreBusy
+
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_BUSY = 4
+
+app = typer.Typer(
+    name="recon",
+    help="Reconcile birth records across the population register, hospitals and police.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    Path, typer.Option("--db", help="The store; created on first run.", show_default=True)
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"recon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """recon: find the births that are missing, misreported, fictitious or duplicated."""
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date like 2026-11-23") from None
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    from recon.console import errors
+
+    errors.print(f"[red]recon:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    inbox: Annotated[
+        Path, typer.Option("--inbox", help="Folder holding tonight's pop*, hosp*, police* files.")
+    ],
+    db: DbOption = Path("recon.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="Where worklist, quarantine and run.json go.")] = Path("out"),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A recon.toml (default: ./recon.toml if present).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The run's reference date, YYYY-MM-DD (default: today).")
+    ] = None,
+) -> None:
+    """Ingest and validate every feed file in the inbox, in one transaction.
+
+    Exit codes: 0 the run completed (data problems found are the product); 2 usage or
+    configuration error; 3 an input could not be processed at all (the store is left as
+    it was); 4 another recon process is using the store.
+    """
+    from recon.console import progress_bar, run_summary
+    from recon.run import run as run_inbox
+
+    reference = _parse_date(as_of)
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    try:
+        with progress_bar("recon run") as progress:
+            result = run_inbox(inbox, db, out, settings, as_of=reference, progress=progress)
+    except InputError as exc:
+        raise _fail(EXIT_INPUT, f"{exc} (the store is unchanged)") from None
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    except ValueError as exc:  # e.g. a malformed size in [store]
+        raise _fail(EXIT_USAGE, f"configuration: {exc}") from None
+    run_summary(result)
+
+
+@app.command()
+def generate(
+    births: Annotated[int, typer.Option("--births", min=1, help="How many true births to simulate.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the inbox and its truth/.")],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 1,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Extract date of the simulated feeds (YYYY-MM-DD).")
+    ] = None,
+    hosp_format: Annotated[
+        str, typer.Option("--hosp-format", help="auto (xlsx up to 100k births, else csv), xlsx, csv or parquet.")
+    ] = "auto",
+) -> None:
+    """Write a realistic inbox of the three feeds, with known truth, for tests and trials."""
+    from recon.console import console, progress_bar
+    from recon.generate import generate as make_feeds
+
+    if hosp_format not in ("auto", "xlsx", "csv", "parquet"):
+        raise _fail(EXIT_USAGE, f"--hosp-format {hosp_format!r}: use auto, xlsx, csv or parquet")
+    kwargs = {}
+    reference = _parse_date(as_of)
+    if reference is not None:
+        kwargs["as_of"] = reference
+    with progress_bar("recon generate") as progress:
+        stages = iter(range(1, 100))
+        summary = make_feeds(
+            births,
+            seed,
+            out,
+            hosp_format=hosp_format,  # type: ignore[arg-type]
+            progress=lambda stage: progress(stage, next(stages), 0),
+            **kwargs,  # type: ignore[arg-type]
+        )
+    console.print(summary)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,101 @@
+"""Configuration: packaged defaults, overridden by a recon.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recon.feeds import FEED_SPECS
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+LOCAL_CONFIG = "recon.toml"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class CheckLimits:
+    mother_age_min: int = 12
+    mother_age_max: int = 60
+    birth_weight_g_min: int = 300
+    birth_weight_g_max: int = 7000
+    gestation_weeks_min: int = 20
+    gestation_weeks_max: int = 45
+
+
+@dataclass(frozen=True)
+class Config:
+    inbox_patterns: dict[str, list[str]]
+    divisions_path: Path | None
+    header_aliases: dict[str, dict[str, str]]
+    deadlines: dict[str, int]
+    checks: CheckLimits
+    expectations: dict[str, float]
+    store: dict[str, Any]
+    source: list[Path] = field(default_factory=list)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], where: str, path: Path) -> None:
+    for key, value in override.items():
+        if key not in base and where != "headers":
+            raise ConfigError(f"{path}: unknown setting [{where}] {key}")
+        if isinstance(base.get(key), dict) and isinstance(value, dict):
+            _merge(base[key], value, key if where == "" else f"{where}.{key}", path)
+        else:
+            base[key] = value
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Defaults, then `path` (or ./recon.toml if it exists)."""
+    raw = tomllib.loads(DEFAULTS_PATH.read_text(encoding="utf-8"))
+    sources = [DEFAULTS_PATH]
+    if path is None and Path(LOCAL_CONFIG).is_file():
+        path = Path(LOCAL_CONFIG)
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        try:
+            user = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        _merge(raw, user, "", path)
+        sources.append(path)
+
+    aliases: dict[str, dict[str, str]] = {}
+    for feed, mapping in raw.get("headers", {}).items():
+        if feed not in FEED_SPECS:
+            raise ConfigError(f"[headers.{feed}]: unknown feed (use pop, hosp or police)")
+        known = set(FEED_SPECS[feed].column_names)
+        for header, canonical in mapping.items():
+            if canonical not in known:
+                raise ConfigError(
+                    f"[headers.{feed}] {header!r} = {canonical!r}: not a column of {feed} "
+                    f"(one of {', '.join(sorted(known))})"
+                )
+        aliases[feed] = {str(k): str(v) for k, v in mapping.items()}
+
+    try:
+        checks = CheckLimits(**{k: int(v) for k, v in raw["checks"].items()})
+        deadlines = {
+            "pop": int(raw["deadlines"]["pop_days"]),
+            "police": int(raw["deadlines"]["police_days"]),
+        }
+        expectations = {k: float(v) for k, v in raw["expectations"].items()}
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
+
+    div_path = str(raw["divisions"]["path"]).strip()
+    return Config(
+        inbox_patterns={k: list(v) for k, v in raw["inbox"].items()},
+        divisions_path=Path(div_path) if div_path else None,
+        header_aliases=aliases,
+        deadlines=deadlines,
+        checks=checks,
+        expectations=expectations,
+        store=dict(raw["store"]),
+        source=sources,
+    )

@@ -1,0 +1,370 @@
+"""Ingest: find the feed files in an inbox and read each into a frame of raw strings.
+
+Every physical record ends up either as a row of `RawFeed.rows` (with its line
+number) or in `RawFeed.malformed` with a reason; nothing is dropped. Values stay
+strings here; `recon.normalize` turns them into canonical types.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import fnmatch
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from recon.config import Config
+from recon.feeds import FEED_SPECS, Feed
+
+LINE = "line"  # physical line of the record in its file (header = 1); sheet row for XLSX
+
+
+class InputError(Exception):
+    """An input cannot be processed at all (exit code 3)."""
+
+    def __init__(self, file: Path | str, problem: str) -> None:
+        super().__init__(f"{file}: {problem}")
+        self.file = str(file)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    path: Path
+    kind: str  # pop, hosp, police or divisions
+
+
+@dataclass(frozen=True)
+class Inbox:
+    feeds: list[InboxFile]
+    divisions: list[InboxFile]
+    ignored: list[Path]
+
+
+@dataclass
+class RawFeed:
+    """One feed file, read: string values under canonical names, plus what could not be read."""
+
+    feed: Feed
+    path: Path
+    sha256: str
+    size_bytes: int
+    format: str
+    encoding: str | None
+    header: list[str]  # as it stands in the file
+    columns: dict[str, str]  # header as in file -> canonical name (extras keep their header)
+    extras: list[str]  # headers not in the feed's contract, carried through
+    rows: pl.DataFrame  # LINE + one String column per canonical/extra column
+    malformed: pl.DataFrame  # LINE, raw, reason: records that are not rows at all
+
+
+def discover(inbox: Path, config: Config) -> Inbox:
+    """Assign each file in the inbox to a feed by its name; other files are listed as ignored."""
+    if not inbox.is_dir():
+        raise InputError(inbox, "inbox is not a directory")
+    feeds: list[InboxFile] = []
+    divisions: list[InboxFile] = []
+    ignored: list[Path] = []
+    order = {name: i for i, name in enumerate(FEED_SPECS)}
+    for path in sorted(p for p in inbox.iterdir() if p.is_file()):
+        if path.name.startswith((".", "~$")):  # hidden files and Excel lock files
+            continue
+        kind = _kind_of(path.name, config)
+        if kind == "divisions":
+            divisions.append(InboxFile(path, kind))
+        elif kind is not None and _format_of(path) is not None:
+            feeds.append(InboxFile(path, kind))
+        else:
+            ignored.append(path)
+    feeds.sort(key=lambda f: (order[f.kind], f.path.name))
+    return Inbox(feeds, divisions, ignored)
+
+
+def _kind_of(name: str, config: Config) -> str | None:
+    lowered = name.lower()
+    for kind, patterns in config.inbox_patterns.items():
+        if any(fnmatch.fnmatch(lowered, p.lower()) for p in patterns):
+            return kind
+    return None
+
+
+def _format_of(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".parquet": "parquet"}.get(suffix)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+
+def _header_key(text: str) -> str:
+    """Compare headers by content: NFKC folds full-width brackets and letters, case and spaces go."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def map_header(header: list[str], feed: Feed, config: Config, path: Path) -> dict[str, str]:
+    """Map each header to a canonical column; unknown headers map to themselves (extras)."""
+    lookup: dict[str, str] = {}
+    for column in feed.columns:
+        lookup[_header_key(column.name)] = column.name
+        lookup[_header_key(column.label)] = column.name
+    for alias, canonical in config.header_aliases.get(feed.name, {}).items():
+        lookup[_header_key(alias)] = canonical
+
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for raw in header:
+        name = raw
+        canonical = lookup.get(_header_key(name))
+        if canonical is None:
+            mapping[raw] = name
+            continue
+        if canonical in seen:
+            raise InputError(
+                path, f"headers {seen[canonical]!r} and {name!r} both mean {canonical}; keep one"
+            )
+        seen[canonical] = name
+        mapping[raw] = canonical
+
+    missing = [c for c in feed.columns if c.required and c.name not in seen]
+    if missing:
+        names = ", ".join(f"{c.label} ({c.name})" for c in missing)
+        raise InputError(path, f"{feed.name} feed is missing required column(s): {names}")
+    return mapping
+
+
+# --- encodings ---------------------------------------------------------------------------------
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a superset of GBK)."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        try:
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError(path, "cannot be decoded as UTF-8 or GB18030/GBK; re-export it as UTF-8")
+
+
+# --- readers -----------------------------------------------------------------------------------
+
+
+def read_feed(file: InboxFile, config: Config) -> RawFeed:
+    """Read one feed file into raw string columns under canonical names."""
+    path = file.path
+    feed = FEED_SPECS[file.kind]  # type: ignore[index]
+    fmt = _format_of(path) or "csv"
+    try:
+        if fmt == "csv":
+            encoding: str | None = detect_encoding(path)
+            assert encoding is not None
+            header, records, malformed = read_csv_records(path, encoding)
+        elif fmt == "xlsx":
+            encoding = None
+            header, records, malformed = _read_xlsx(path)
+        else:
+            encoding = None
+            header, records, malformed = _read_parquet(path)
+    except InputError:
+        raise
+    except (OSError, ValueError, csv.Error, KeyError, TypeError) as exc:
+        raise InputError(path, f"cannot be read as {fmt}: {exc}") from exc
+
+    mapping = map_header(header, feed, config, path)
+    rows = records.rename({h: mapping[h] for h in header})
+    missing_optional = [c for c in feed.column_names if c not in rows.columns]
+    rows = rows.with_columns(pl.lit(None, pl.String).alias(c) for c in missing_optional)
+    extras = [mapping[h] for h in header if mapping[h] not in feed.column_names]
+    rows = rows.select(LINE, *feed.column_names, *extras)
+    return RawFeed(
+        feed=feed,
+        path=path,
+        sha256=sha256_of(path),
+        size_bytes=path.stat().st_size,
+        format=fmt,
+        encoding=encoding,
+        header=header,
+        columns=mapping,
+        extras=extras,
+        rows=rows,
+        malformed=malformed,
+    )
+
+
+def _clean_header(path: Path, header: list[str]) -> list[str]:
+    """Trim header names, name blank ones by position, refuse a header used twice."""
+    cleaned = []
+    for position, raw in enumerate(header, start=1):
+        name = raw.strip().lstrip("\ufeff").strip() or f"column_{position}"
+        if name in cleaned:
+            raise InputError(path, f"header {name!r} appears twice")
+        cleaned.append(name)
+    return cleaned
+
+
+def _frame(header: list[str], columns: list[list[str | None]], lines: list[int]) -> pl.DataFrame:
+    data: dict[str, pl.Series] = {LINE: pl.Series(LINE, lines, pl.Int64)}
+    for name, values in zip(header, columns, strict=True):
+        data[name] = pl.Series(name, values, pl.String)
+    return pl.DataFrame(data)
+
+
+def _malformed(lines: list[int], raws: list[str], reasons: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {LINE: lines, "raw": raws, "reason": reasons},
+        schema={LINE: pl.Int64, "raw": pl.String, "reason": pl.String},
+    )
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def read_csv_records(path: Path, encoding: str) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    # The csv module, not Polars' reader, because a record's physical line (quoted fields may
+    # span lines) and rows with the wrong number of fields must both be reported exactly.
+    with path.open("r", encoding=encoding, newline="") as text:
+        first = text.readline()
+        text.seek(0)
+        reader = csv.reader(text, delimiter=_sniff_delimiter(first))
+        header = next(reader, None)
+        if header is None:
+            raise InputError(path, "file is empty: no header line")
+        header = _clean_header(path, header)
+        width = len(header)
+        columns: list[list[str | None]] = [[] for _ in header]
+        lines: list[int] = []
+        bad_lines: list[int] = []
+        bad_raw: list[str] = []
+        bad_reason: list[str] = []
+        previous_end = reader.line_num
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # a blank line is no record
+            if len(record) != width:
+                bad_lines.append(start)
+                bad_raw.append(_as_csv(record))
+                bad_reason.append(f"字段数为 {len(record)}，表头为 {width} 列 (wrong number of fields)")
+                continue
+            lines.append(start)
+            for column, value in zip(columns, record, strict=True):
+                column.append(value)
+    return header, _frame(header, columns, lines), _malformed(bad_lines, bad_raw, bad_reason)
+
+
+def _as_csv(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        # An 18-digit identity number typed as a number has lost its last digits in Excel;
+        # keep the float's text so the value fails to read instead of turning into another id.
+        return repr(value)
+    return str(value)
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    # openpyxl rather than fastexcel: it reports true sheet rows (fastexcel skips leading blank
+    # rows) and tells numbers from text, so an id number stored as a float is caught.
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header: list[str] | None = None
+        columns: list[list[str | None]] = []
+        lines: list[int] = []
+        bad_lines: list[int] = []
+        bad_raw: list[str] = []
+        bad_reason: list[str] = []
+        start = sheet.min_row or 1
+        for row_number, row in enumerate(rows, start=start):
+            cells = [_cell_text(v) for v in row]
+            if all(c is None or not c.strip() for c in cells):
+                continue
+            if header is None:
+                while cells and (cells[-1] is None or not cells[-1].strip()):
+                    cells.pop()
+                header = _clean_header(path, [c or "" for c in cells])
+                columns = [[] for _ in header]
+                continue
+            if len(cells) > len(header) and any(c not in (None, "") for c in cells[len(header) :]):
+                bad_lines.append(row_number)
+                bad_raw.append(_as_csv([c or "" for c in cells]))
+                bad_reason.append(f"表头外的单元格有值 (values beyond the {len(header)} headed columns)")
+                continue
+            cells = (cells + [None] * len(header))[: len(header)]
+            lines.append(row_number)
+            for column, value in zip(columns, cells, strict=True):
+                column.append(value)
+    finally:
+        workbook.close()
+    if header is None:
+        raise InputError(path, "first sheet is empty: no header row")
+    return header, _frame(header, columns, lines), _malformed(bad_lines, bad_raw, bad_reason)
+
+
+def _read_parquet(path: Path) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    table = pl.read_parquet(path)
+    header = _clean_header(path, table.columns)
+    table.columns = header
+    rows = table.select(_parquet_text(table, c) for c in header).with_row_index(LINE, offset=1)
+    rows = rows.with_columns(pl.col(LINE).cast(pl.Int64))
+    return header, rows, _malformed([], [], [])
+
+
+def _parquet_text(table: pl.DataFrame, column: str) -> pl.Expr:
+    dtype = table.schema[column]
+    if dtype == pl.Datetime:
+        return pl.col(column).dt.strftime("%Y-%m-%d %H:%M:%S").alias(column)
+    return pl.col(column).cast(pl.String).alias(column)
+
+
+def iter_rows_as_csv(frame: pl.DataFrame, columns: list[str]) -> Iterator[str]:
+    """The raw row as read, in file column order, for quarantine."""
+    for values in frame.select(columns).iter_rows():
+        yield _as_csv(["" if v is None else str(v) for v in values])

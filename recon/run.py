@@ -1,0 +1,391 @@
+"""The nightly run: ingest and validate every feed file in the inbox, in one transaction.
+
+The core never prints: it reports progress through a callback and returns a frozen
+`RunResult` for the console layer to render.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from recon import __version__
+from recon.config import Config
+from recon.divisions import read_divisions
+from recon.ingest import LINE, Inbox, InboxFile, InputError, discover, read_feed, sha256_of
+from recon.normalize import normalise
+from recon.outputs import write_csv, write_json
+from recon.resources import checks_module, sql
+from recon.store import connect, create_schema, exclusive, query_frame, scalar
+from recon.validate import validate
+
+Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
+
+
+@dataclass(frozen=True)
+class FileReport:
+    file_id: int
+    feed: str
+    file: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    skipped: bool
+    rows_new: int = 0
+    rows_unchanged: int = 0
+    warnings: int = 0
+    encoding: str | None = None
+    format: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "feed": self.feed,
+            "file": self.file,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_quarantined": self.rows_quarantined,
+            "rows_new": self.rows_new,
+            "rows_unchanged": self.rows_unchanged,
+            "warnings": self.warnings,
+        }
+        if self.skipped:
+            data["skipped"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class ExpectationFailure:
+    feed: str
+    file: str
+    expectation: str
+    label: str
+    observed: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    as_of: date
+    files: list[FileReport]
+    ignored: list[str]
+    findings: dict[str, int]
+    expectation_failures: list[ExpectationFailure]
+    divisions: int | None  # rows in the reference used; None when there is none
+    timings_s: dict[str, float]
+    outputs: dict[str, Path]
+    notes: list[str] = field(default_factory=list)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+def run(
+    inbox_dir: Path,
+    db_path: Path,
+    out_dir: Path,
+    config: Config,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Ingest and validate the inbox; the store changes only if the whole run succeeds."""
+    as_of = as_of or date.today()
+    report = progress or (lambda _what, _done, _total: None)
+    timer = _Timer()
+    inbox = discover(inbox_dir, config)
+
+    with exclusive(db_path):
+        existed = db_path.exists()
+        con = connect(db_path, config.store)
+        try:
+            con.begin()
+            result = _run_in_transaction(con, inbox, inbox_dir, out_dir, config, as_of, report, timer)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            con.close()
+            if not existed:  # leave no store behind where there was none
+                for leftover in (db_path, db_path.with_name(db_path.name + ".wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
+        try:
+            with timer.stage("outputs"):
+                outputs = _write_outputs(con, result, out_dir, timer)
+        finally:
+            con.close()
+    return RunResult(**{**result.__dict__, "outputs": outputs, "timings_s": timer.as_dict()})
+
+
+def _run_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    inbox: Inbox,
+    inbox_dir: Path,
+    out_dir: Path,
+    config: Config,
+    as_of: date,
+    report: Progress,
+    timer: _Timer,
+) -> RunResult:
+    create_schema(con)
+    run_id = scalar(con, "SELECT nextval('run_ids')")
+    con.execute(
+        "INSERT INTO runs (run_id, started_at, as_of, inbox, tool_version) VALUES (?, ?, ?, ?, ?)",
+        [run_id, datetime.now(), as_of, str(inbox_dir.resolve()), __version__],
+    )
+
+    notes: list[str] = []
+    with timer.stage("divisions"):
+        divisions = _load_divisions(con, inbox, config, notes)
+    known = _known_divisions(con)
+    if known is None:
+        notes.append("没有区划代码表：未检查区划代码是否存在 (no divisions reference)")
+
+    rules = checks_module("rules")
+    ctx = rules.RuleContext(as_of=as_of, limits=config.checks, known_divisions=known)
+
+    files: list[FileReport] = []
+    findings: Counter[str] = Counter()
+    failures: list[ExpectationFailure] = []
+    steps = len(inbox.feeds) * 4
+    for position, inbox_file in enumerate(inbox.feeds):
+        done = position * 4
+        name = inbox_file.path.name
+        report(f"检查 {name}", done, steps)
+        sha = sha256_of(inbox_file.path)
+        previous = _previous_ingest(con, sha)
+        if previous is not None:
+            files.append(previous)
+            continue
+        report(f"读取 {name}", done, steps)
+        with timer.stage("read"):
+            raw = read_feed(inbox_file, config)
+        report(f"校验 {name}", done + 1, steps)
+        with timer.stage("normalise"):
+            canonical = normalise(raw.rows, raw.feed, raw.extras)
+        with timer.stage("validate"):
+            validated = validate(raw, canonical, ctx)
+        report(f"数据期望 {name}", done + 2, steps)
+        with timer.stage("expectations"):
+            outcomes = _expectations(con, inbox_file, canonical, config)
+        report(f"入库 {name}", done + 3, steps)
+        with timer.stage("store"):
+            file_report = _store_file(con, run_id, raw, validated, outcomes, sha)
+        files.append(file_report)
+        for rule, failures_of_rule in validated.rule_results.select("rule", "failures").iter_rows():
+            findings[rule] += failures_of_rule
+        failures += [
+            ExpectationFailure(inbox_file.kind, name, o.expectation, o.label, str(o.observed_value))
+            for o in outcomes
+            if not o.success
+        ]
+    report("完成", steps, steps)
+
+    summary = {
+        "files": [f.as_json() for f in files],
+        "findings": dict(sorted(findings.items())),
+    }
+    con.execute(
+        "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
+        [datetime.now(), json.dumps(summary, ensure_ascii=False), run_id],
+    )
+    return RunResult(
+        run_id=run_id,
+        as_of=as_of,
+        files=files,
+        ignored=[p.name for p in inbox.ignored],
+        findings=dict(sorted(findings.items())),
+        expectation_failures=failures,
+        divisions=divisions,
+        timings_s={},
+        outputs={},
+        notes=notes,
+    )
+
+
+def _previous_ingest(con: duckdb.DuckDBPyConnection, sha: str) -> FileReport | None:
+    rows = con.execute(
+        "SELECT file_id, feed, file_name, rows_read, rows_accepted, rows_quarantined, format, "
+        "encoding FROM files WHERE sha256 = ?",
+        [sha],
+    ).fetchall()
+    if not rows:
+        return None
+    file_id, feed, name, read, accepted, quarantined, fmt, encoding = rows[0]
+    return FileReport(
+        file_id, feed, name, read, accepted, quarantined, True, encoding=encoding, format=fmt
+    )
+
+
+def _load_divisions(
+    con: duckdb.DuckDBPyConnection, inbox: Inbox, config: Config, notes: list[str]
+) -> int | None:
+    """Replace the stored reference when the inbox (or config) brings one."""
+    candidates = [f.path for f in inbox.divisions]
+    if config.divisions_path is not None:
+        candidates = [config.divisions_path]
+    if not candidates:
+        return None
+    path = candidates[-1]
+    if len(candidates) > 1:
+        notes.append(f"收件箱有多个区划代码表，使用 {path.name}")
+    if not path.is_file():
+        raise InputError(path, "divisions reference not found")
+    divisions = read_divisions(path)
+    if divisions.table.height == 0:
+        raise InputError(path, "divisions reference has no usable rows")
+    for line, _raw, reasons in divisions.rejected.iter_rows():
+        notes.append(f"{path.name} 第 {line} 行未采用：{reasons}")
+    con.execute("DELETE FROM divisions")
+    con.register("incoming_divisions", divisions.table.to_arrow())
+    con.execute("INSERT INTO divisions SELECT code, name, level, parent FROM incoming_divisions")
+    con.unregister("incoming_divisions")
+    return divisions.table.height
+
+
+def _known_divisions(con: duckdb.DuckDBPyConnection) -> frozenset[str] | None:
+    codes = [row[0] for row in con.execute("SELECT code FROM divisions").fetchall()]
+    return frozenset(codes) if codes else None
+
+
+def _expectations(
+    con: duckdb.DuckDBPyConnection, inbox_file: InboxFile, canonical: pl.DataFrame, config: Config
+) -> list[Any]:
+    from recon.expectations import check_feed  # Great Expectations is slow to import
+
+    thresholds = checks_module("expectations").ExpectationThresholds(**config.expectations)
+    previous_rows = scalar(
+        con,
+        "SELECT rows_read FROM files WHERE feed = ? ORDER BY file_id DESC LIMIT 1",
+        [inbox_file.kind],
+    )
+    return check_feed(
+        inbox_file.kind, canonical, previous_rows=previous_rows, thresholds=thresholds
+    )
+
+
+def _store_file(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    raw: Any,
+    validated: Any,
+    outcomes: list[Any],
+    sha: str,
+) -> FileReport:
+    feed = raw.feed.name
+    file_id = scalar(con, "SELECT nextval('file_ids')")
+    rows_read = raw.rows.height + raw.malformed.height
+    accepted = validated.accepted.height
+    quarantined = validated.quarantined.height
+    if accepted + quarantined != rows_read:  # nothing may be lost between reading and storing
+        raise RuntimeError(
+            f"{raw.path}: {rows_read} rows read but {accepted} accepted + {quarantined} quarantined"
+        )
+
+    con.register("staged", validated.accepted.to_arrow())
+    rows_new = scalar(con, sql(f"staging/{feed}"), {"file_id": file_id})
+    con.unregister("staged")
+
+    con.register("incoming", validated.quarantined.to_arrow())
+    con.execute(
+        "INSERT INTO quarantine SELECT ?, ?, line, raw, reasons FROM incoming", [file_id, feed]
+    )
+    con.unregister("incoming")
+
+    con.register("incoming", validated.findings.to_arrow())
+    con.execute(
+        "INSERT INTO findings SELECT ?, ?, line, record_key, field, rule, value, message "
+        "FROM incoming",
+        [file_id, feed],
+    )
+    con.unregister("incoming")
+
+    con.register("incoming", validated.rule_results.to_arrow())
+    con.execute(
+        "INSERT INTO rule_results SELECT ?, ?, field, rule, severity, failures, ? FROM incoming",
+        [file_id, feed, rows_read],
+    )
+    con.unregister("incoming")
+
+    if outcomes:
+        from recon.expectations import outcomes_frame
+
+        con.register("incoming", outcomes_frame(outcomes).to_arrow())
+        con.execute(
+            "INSERT INTO expectation_results SELECT ?, ?, feed, expectation, label, \"column\", "
+            "success, observed_value, unexpected_count, unexpected_percent, element_count, "
+            "details FROM incoming",
+            [file_id, run_id],
+        )
+        con.unregister("incoming")
+
+    con.execute(
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            file_id, run_id, feed, raw.path.name, sha, raw.size_bytes, raw.format, raw.encoding,
+            json.dumps(raw.header, ensure_ascii=False), rows_read, accepted, quarantined,
+            rows_new, accepted - rows_new,
+        ],
+    )  # fmt: skip
+    return FileReport(
+        file_id=file_id,
+        feed=feed,
+        file=raw.path.name,
+        rows_read=rows_read,
+        rows_accepted=accepted,
+        rows_quarantined=quarantined,
+        skipped=False,
+        rows_new=rows_new,
+        rows_unchanged=accepted - rows_new,
+        warnings=validated.findings.height,
+        encoding=raw.encoding,
+        format=raw.format,
+    )
+
+
+def _write_outputs(
+    con: duckdb.DuckDBPyConnection, result: RunResult, out_dir: Path, timer: _Timer
+) -> dict[str, Path]:
+    quarantine = query_frame(
+        con, sql("outputs/quarantine"), {"file_ids": [f.file_id for f in result.files]}
+    )
+    quarantine_path = out_dir / "quarantine.csv"
+    write_csv(quarantine, quarantine_path)
+    run_json = out_dir / "run.json"
+    write_json(
+        {
+            "run_id": result.run_id,
+            "as_of": result.as_of.isoformat(),
+            "tool_version": __version__,
+            "files": [f.as_json() for f in result.files],
+            "ignored_files": result.ignored,
+            "findings": result.findings,
+            "expectations_failed": [f.__dict__ for f in result.expectation_failures],
+            "cases": {"opened": 0, "kept": 0, "closed": 0},
+            "notes": result.notes,
+            "timings_s": timer.as_dict(),
+        },
+        run_json,
+    )
+    return {"quarantine": quarantine_path, "run": run_json}

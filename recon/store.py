@@ -1,0 +1,95 @@
+"""The embedded store (recon.duckdb): opening it safely, one writer at a time."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from recon.resources import sql
+
+
+class StoreBusy(Exception):
+    """Another recon process holds the store."""
+
+
+@contextmanager
+def exclusive(db_path: Path) -> Iterator[None]:
+    """Hold `<db>.lock` for the duration; a second run is refused instead of corrupting the store."""
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise StoreBusy(
+                f"{db_path} is in use by another recon process (pid {holder}); "
+                "wait for it to finish, then run again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def connect(db_path: Path, settings: dict[str, Any], read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store with memory and spill caps, so a bad plan fails fast."""
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreBusy(f"{db_path} is in use by another process: {exc}") from exc
+        raise
+    temp_dir = db_path.with_name(db_path.name + ".tmp")
+    con.execute(f"SET memory_limit = '{_size(settings['memory_limit'])}'")
+    con.execute(f"SET max_temp_directory_size = '{_size(settings['max_temp_directory_size'])}'")
+    con.execute(f"SET threads = {int(settings['threads'])}")
+    con.execute(f"SET temp_directory = '{_quote(str(temp_dir))}'")
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def _size(value: object) -> str:
+    # DuckDB SET takes no bound parameters; only a size like "4GB" is let through.
+    text = str(value).strip().upper().replace(" ", "")
+    if not text[:-2].replace(".", "", 1).isdigit() or text[-2:] not in ("KB", "MB", "GB", "TB"):
+        raise ValueError(f"not a size like '4GB': {value!r}")
+    return text
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(sql("schema"))
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """Run a query and fetch the whole result through Arrow (no result left open)."""
+    result = pl.from_arrow(con.execute(query, params or []).to_arrow_table())
+    assert isinstance(result, pl.DataFrame)
+    return result
+
+
+def scalar(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None
+) -> Any:
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0][0] if rows else None

@@ -1,0 +1,149 @@
+"""Validate: run each feed's row rules (checks/<feed>.py) and split rows into accepted and
+quarantined, with a finding for every warning on an accepted row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.errors
+import polars as pl
+
+from recon.feeds import Feed
+from recon.ingest import LINE, RawFeed, iter_rows_as_csv
+from recon.normalize import BAD
+from recon.resources import checks_module
+
+INDEX = "index"
+
+QUARANTINE_SCHEMA = {LINE: pl.Int64, "raw": pl.String, "reasons": pl.String}
+FINDING_SCHEMA = {
+    LINE: pl.Int64,
+    "record_key": pl.String,
+    "field": pl.String,
+    "rule": pl.String,
+    "value": pl.String,
+    "message": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class Validated:
+    accepted: pl.DataFrame  # canonical columns of the accepted rows, with LINE and extra
+    quarantined: pl.DataFrame  # LINE, raw, reasons
+    findings: pl.DataFrame  # warnings on accepted rows: LINE, record_key, field, rule, value, message
+    rule_results: pl.DataFrame  # field, rule, severity, failures: every rule that failed
+
+
+def feed_rules(feed: Feed, ctx: object) -> list:  # type: ignore[type-arg]
+    """The rules of checks/<feed>.py for this run."""
+    return list(checks_module(feed.name).rules(ctx))
+
+
+def validate(raw: RawFeed, canonical: pl.DataFrame, ctx: object) -> Validated:
+    rules_module = checks_module("rules")
+    rules = feed_rules(raw.feed, ctx)
+    schema = rules_module.schema(raw.feed, rules)
+    failures = _failures(schema, canonical)
+
+    meta = pl.DataFrame(
+        {
+            "check": [r.check_name for r in rules],
+            "field": [r.field for r in rules],
+            "rule": [r.name for r in rules],
+            "severity": [r.severity for r in rules],
+            "message": [r.message for r in rules],
+        }
+    )
+    failures = failures.join(meta, on="check", how="inner")
+    rule_results = (
+        failures.group_by("field", "rule", "severity").len("failures").sort("field", "rule")
+    )
+
+    quarantined_index = failures.filter(pl.col("severity") == "quarantine")[INDEX].unique()
+    indexed = canonical.with_row_index(INDEX)
+    accepted = indexed.filter(~pl.col(INDEX).is_in(quarantined_index.implode()))
+
+    quarantined = _quarantine(raw, failures.filter(pl.col("severity") == "quarantine"))
+    warnings = failures.filter(
+        (pl.col("severity") == "warning") & ~pl.col(INDEX).is_in(quarantined_index.implode())
+    )
+    findings = _findings(raw.feed, indexed, warnings)
+    keep = [LINE, *raw.feed.column_names, "extra"]
+    return Validated(accepted.select(keep), quarantined, findings, rule_results)
+
+
+def _failures(schema: object, frame: pl.DataFrame) -> pl.DataFrame:
+    empty = pl.DataFrame(schema={"check": pl.String, INDEX: pl.UInt32})
+    try:
+        schema.validate(frame, lazy=True)  # type: ignore[attr-defined]
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        structural = cases.filter(pl.col("schema_context") != "DataFrameSchema")
+        if structural.height:
+            # A column of the wrong type is a bug in normalisation, not bad input.
+            raise RuntimeError(f"canonical frame does not match its schema: {structural}")
+        return cases.select(pl.col("check"), pl.col(INDEX).cast(pl.UInt32))
+    return empty
+
+
+def _raw_values(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
+    """The value as read, for each failure (index, field)."""
+    rows = raw.rows.with_row_index(INDEX)
+    parts = []
+    for field in failures["field"].unique().to_list():
+        subset = failures.filter(pl.col("field") == field).select(INDEX, "field", "check")
+        parts.append(
+            subset.join(rows.select(INDEX, pl.col(field).alias("raw_value")), on=INDEX, how="left")
+        )
+    if not parts:
+        return failures.with_columns(pl.lit(None, pl.String).alias("raw_value"))
+    values = pl.concat(parts)
+    return failures.join(values.select(INDEX, "check", "raw_value"), on=[INDEX, "check"])
+
+
+def _quarantine(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
+    reasons = (
+        _raw_values(raw, failures)
+        .with_columns(
+            pl.concat_str(
+                pl.col("field"),
+                pl.lit(": "),
+                pl.col("message"),
+                pl.when(pl.col("raw_value").str.strip_chars().str.len_chars() > 0)
+                .then(pl.format("（原值 “{}”）", pl.col("raw_value")))
+                .otherwise(pl.lit("")),
+            ).alias("reason")
+        )
+        .sort(INDEX, "check")
+        .group_by(INDEX, maintain_order=True)
+        .agg(pl.col("reason").str.join("; ").alias("reasons"))
+    )
+    rows = raw.rows.with_row_index(INDEX).join(reasons, on=INDEX, how="inner").sort(INDEX)
+    file_order = [raw.columns[h] for h in raw.header]
+    from_rules = pl.DataFrame(
+        {
+            LINE: rows[LINE],
+            "raw": list(iter_rows_as_csv(rows, file_order)),
+            "reasons": rows["reasons"],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    from_reader = raw.malformed.rename({"reason": "reasons"}).select(list(QUARANTINE_SCHEMA))
+    return pl.concat([from_reader, from_rules]).sort(LINE)
+
+
+def _findings(feed: Feed, indexed: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
+    parts = []
+    for field in warnings["field"].unique().sort().to_list():
+        subset = warnings.filter(pl.col("field") == field)
+        values = indexed.select(
+            INDEX, LINE, pl.col(feed.key).alias("record_key"), pl.col(field).cast(pl.String)
+        )
+        parts.append(
+            subset.join(values, on=INDEX, how="inner").select(
+                LINE, "record_key", "field", "rule", pl.col(field).alias("value"), "message"
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    return pl.concat(parts).cast(FINDING_SCHEMA).sort(LINE, "field", "rule")  # type: ignore[arg-type]

@@ -1,0 +1,163 @@
+-- The store: every run, ingested file, record version, quarantined row and finding.
+-- Created on first use; every statement is idempotent.
+
+CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
+CREATE SEQUENCE IF NOT EXISTS file_ids START 1;
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id       INTEGER PRIMARY KEY,
+    started_at   TIMESTAMP NOT NULL,
+    finished_at  TIMESTAMP,
+    as_of        DATE NOT NULL,
+    inbox        VARCHAR NOT NULL,
+    tool_version VARCHAR NOT NULL,
+    summary      JSON
+);
+
+-- One row per distinct file content ever ingested; a file seen again is skipped.
+CREATE TABLE IF NOT EXISTS files (
+    file_id          INTEGER PRIMARY KEY,
+    run_id           INTEGER NOT NULL,
+    feed             VARCHAR NOT NULL,
+    file_name        VARCHAR NOT NULL,
+    sha256           VARCHAR NOT NULL UNIQUE,
+    size_bytes       BIGINT NOT NULL,
+    format           VARCHAR NOT NULL,
+    encoding         VARCHAR,
+    header           JSON NOT NULL,
+    rows_read        BIGINT NOT NULL,
+    rows_accepted    BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    rows_new         BIGINT NOT NULL,  -- accepted rows that made a new record or version
+    rows_unchanged   BIGINT NOT NULL   -- accepted rows identical to the current version
+);
+
+-- Record versions. A key seen again with other values gets version + 1; the old stays.
+CREATE TABLE IF NOT EXISTS pop_records (
+    record_id      VARCHAR NOT NULL,
+    version        INTEGER NOT NULL,
+    file_id        INTEGER NOT NULL,
+    line           BIGINT NOT NULL,
+    row_hash       VARCHAR NOT NULL,
+    name           VARCHAR,
+    sex            VARCHAR,
+    birth_date     DATE NOT NULL,
+    id_number      VARCHAR,
+    mother_name    VARCHAR NOT NULL,
+    mother_id      VARCHAR NOT NULL,
+    father_name    VARCHAR,
+    birth_order    INTEGER NOT NULL,
+    division_code  VARCHAR NOT NULL,
+    reported_on    DATE NOT NULL,
+    reporting_unit VARCHAR,
+    extra          JSON,
+    PRIMARY KEY (record_id, version)
+);
+
+CREATE TABLE IF NOT EXISTS hosp_records (
+    delivery_id     VARCHAR NOT NULL,
+    version         INTEGER NOT NULL,
+    file_id         INTEGER NOT NULL,
+    line            BIGINT NOT NULL,
+    row_hash        VARCHAR NOT NULL,
+    facility_code   VARCHAR NOT NULL,
+    facility_name   VARCHAR,
+    mother_name     VARCHAR NOT NULL,
+    mother_id       VARCHAR NOT NULL,
+    delivered_at    TIMESTAMP NOT NULL,
+    sex             VARCHAR,
+    plurality       INTEGER NOT NULL,
+    birth_rank      INTEGER,
+    birth_order     INTEGER,
+    birth_weight_g  INTEGER,
+    gestation_weeks INTEGER,
+    outcome         VARCHAR NOT NULL,
+    certificate_no  VARCHAR,
+    division_code   VARCHAR NOT NULL,
+    registered_on   DATE NOT NULL,
+    extra           JSON,
+    PRIMARY KEY (delivery_id, version)
+);
+
+CREATE TABLE IF NOT EXISTS police_records (
+    id_number         VARCHAR NOT NULL,
+    version           INTEGER NOT NULL,
+    file_id           INTEGER NOT NULL,
+    line              BIGINT NOT NULL,
+    row_hash          VARCHAR NOT NULL,
+    name              VARCHAR NOT NULL,
+    sex               VARCHAR,
+    birth_date        DATE NOT NULL,
+    certificate_no    VARCHAR,
+    mother_name       VARCHAR,
+    mother_id         VARCHAR,
+    household_no      VARCHAR NOT NULL,
+    division_code     VARCHAR NOT NULL,
+    registered_on     DATE NOT NULL,
+    registration_type VARCHAR NOT NULL,
+    extra             JSON,
+    PRIMARY KEY (id_number, version)
+);
+
+-- The current version of each record.
+CREATE OR REPLACE VIEW pop AS
+    SELECT * FROM pop_records QUALIFY version = max(version) OVER (PARTITION BY record_id);
+CREATE OR REPLACE VIEW hosp AS
+    SELECT * FROM hosp_records QUALIFY version = max(version) OVER (PARTITION BY delivery_id);
+CREATE OR REPLACE VIEW police AS
+    SELECT * FROM police_records QUALIFY version = max(version) OVER (PARTITION BY id_number);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    file_id INTEGER NOT NULL,
+    feed    VARCHAR NOT NULL,
+    line    BIGINT NOT NULL,
+    raw     VARCHAR NOT NULL,
+    reasons VARCHAR NOT NULL
+);
+
+-- Warnings on accepted rows (a readable value that fails a check).
+CREATE TABLE IF NOT EXISTS findings (
+    file_id    INTEGER NOT NULL,
+    feed       VARCHAR NOT NULL,
+    line       BIGINT NOT NULL,
+    record_key VARCHAR,
+    field      VARCHAR NOT NULL,
+    rule       VARCHAR NOT NULL,
+    value      VARCHAR,
+    message    VARCHAR NOT NULL
+);
+
+-- Failures per row rule and file, both severities, for the report.
+CREATE TABLE IF NOT EXISTS rule_results (
+    file_id  INTEGER NOT NULL,
+    feed     VARCHAR NOT NULL,
+    field    VARCHAR NOT NULL,
+    rule     VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    failures BIGINT NOT NULL,
+    rows     BIGINT NOT NULL
+);
+
+-- Great Expectations results per file (feed-level expectations).
+CREATE TABLE IF NOT EXISTS expectation_results (
+    file_id            INTEGER NOT NULL,
+    run_id             INTEGER NOT NULL,
+    feed               VARCHAR NOT NULL,
+    expectation        VARCHAR NOT NULL,
+    label              VARCHAR,
+    "column"           VARCHAR,
+    success            BOOLEAN NOT NULL,
+    observed_value     VARCHAR,
+    unexpected_count   BIGINT,
+    unexpected_percent DOUBLE,
+    element_count      BIGINT,
+    details            JSON
+);
+
+-- The divisions reference (区划), replaced whole when a new one arrives.
+CREATE TABLE IF NOT EXISTS divisions (
+    code   VARCHAR PRIMARY KEY,
+    name   VARCHAR NOT NULL,
+    level  VARCHAR NOT NULL,
+    parent VARCHAR
+);
