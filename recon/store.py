@@ -83,7 +83,7 @@ def query_frame(
     con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None
 ) -> pl.DataFrame:
     """Run a query and fetch the whole result through Arrow (no result left open)."""
-    result = pl.from_arrow(con.execute(query, params or []).to_arrow_table())
+    result = pl.from_arrow(con.sql(query, params=params).to_arrow_table())
     assert isinstance(result, pl.DataFrame)
     return result
 
