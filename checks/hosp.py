@@ -44,9 +44,7 @@ def rules(ctx: RuleContext) -> list[Rule]:
         in_range(
             "birth_weight_g", "出生体重(克)", limits.birth_weight_g_min, limits.birth_weight_g_max
         ),
-        in_range(
-            "gestation_weeks", "孕周", limits.gestation_weeks_min, limits.gestation_weeks_max
-        ),
+        in_range("gestation_weeks", "孕周", limits.gestation_weeks_min, limits.gestation_weeks_max),
         certificate_form("certificate_no"),
         Rule(
             "stillbirth_certificate",

@@ -153,9 +153,7 @@ def id_birthplace(field: str, label: str) -> Rule:
         field,
         WARNING,
         f"{label}的出生地码未知（不是出生当年存在的县级区划）",
-        pl.when(_well_formed(field)).then(
-            key.map_batches(_birthplace_ok, return_dtype=pl.Boolean)
-        ),
+        pl.when(_well_formed(field)).then(key.map_batches(_birthplace_ok, return_dtype=pl.Boolean)),
     )
 
 

@@ -67,12 +67,16 @@ def run(
         Path, typer.Option("--inbox", help="Folder holding tonight's pop*, hosp*, police* files.")
     ],
     db: DbOption = Path("recon.duckdb"),
-    out: Annotated[Path, typer.Option("--out", help="Where worklist, quarantine and run.json go.")] = Path("out"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Where worklist, quarantine and run.json go.")
+    ] = Path("out"),
     config: Annotated[
-        Path | None, typer.Option("--config", help="A recon.toml (default: ./recon.toml if present).")
+        Path | None,
+        typer.Option("--config", help="A recon.toml (default: ./recon.toml if present)."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The run's reference date, YYYY-MM-DD (default: today).")
+        str | None,
+        typer.Option("--as-of", help="The run's reference date, YYYY-MM-DD (default: today)."),
     ] = None,
 ) -> None:
     """Ingest and validate every feed file in the inbox, in one transaction.
@@ -103,14 +107,20 @@ def run(
 
 @app.command()
 def generate(
-    births: Annotated[int, typer.Option("--births", min=1, help="How many true births to simulate.")],
+    births: Annotated[
+        int, typer.Option("--births", min=1, help="How many true births to simulate.")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for the inbox and its truth/.")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 1,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Extract date of the simulated feeds (YYYY-MM-DD).")
+        str | None,
+        typer.Option("--as-of", help="Extract date of the simulated feeds (YYYY-MM-DD)."),
     ] = None,
     hosp_format: Annotated[
-        str, typer.Option("--hosp-format", help="auto (xlsx up to 100k births, else csv), xlsx, csv or parquet.")
+        str,
+        typer.Option(
+            "--hosp-format", help="auto (xlsx up to 100k births, else csv), xlsx, csv or parquet."
+        ),
     ] = "auto",
 ) -> None:
     """Write a realistic inbox of the three feeds, with known truth, for tests and trials."""
@@ -129,9 +139,9 @@ def generate(
             births,
             seed,
             out,
-            hosp_format=hosp_format,  # type: ignore[arg-type]
+            hosp_format=hosp_format,
             progress=lambda stage: progress(stage, next(stages), 0),
-            **kwargs,  # type: ignore[arg-type]
+            **kwargs,
         )
     console.print(summary)
 

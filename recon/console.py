@@ -57,7 +57,11 @@ def run_summary(result: RunResult) -> None:
             "" if f.skipped else f"{f.warnings:,}",
             "已导入过，跳过" if f.skipped else "",
         )
-        totals = [totals[0] + f.rows_read, totals[1] + f.rows_accepted, totals[2] + f.rows_quarantined]
+        totals = [
+            totals[0] + f.rows_read,
+            totals[1] + f.rows_accepted,
+            totals[2] + f.rows_quarantined,
+        ]
     table.add_section()
     table.add_row("合计", "", *(f"{t:,}" for t in totals), "", "", "")
     console.print(table)

@@ -92,8 +92,8 @@ def division(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def integer(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     cleaned = code(value)
     readable = cleaned.str.contains(r"^[+-]?\d+(\.0*)?$")
-    canonical = (
-        pl.when(readable).then(cleaned.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False))
+    canonical = pl.when(readable).then(
+        cleaned.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
     )
     return canonical, (cleaned.is_not_null() & canonical.is_null()).fill_null(False)
 

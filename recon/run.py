@@ -22,7 +22,7 @@ import polars as pl
 from recon import __version__
 from recon.config import Config
 from recon.divisions import read_divisions
-from recon.ingest import LINE, Inbox, InboxFile, InputError, discover, read_feed, sha256_of
+from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
 from recon.normalize import normalise
 from recon.outputs import write_csv, write_json
 from recon.resources import checks_module, sql
@@ -88,7 +88,7 @@ class RunResult:
 
 class _Timer:
     def __init__(self) -> None:
-        self.seconds: Counter[str] = Counter()
+        self.seconds: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -96,7 +96,7 @@ class _Timer:
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - start
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.seconds.items()}
@@ -121,7 +121,9 @@ def run(
         con = connect(db_path, config.store)
         try:
             con.begin()
-            result = _run_in_transaction(con, inbox, inbox_dir, out_dir, config, as_of, report, timer)
+            result = _run_in_transaction(
+                con, inbox, inbox_dir, out_dir, config, as_of, report, timer
+            )
             con.commit()
         except BaseException:
             con.rollback()
@@ -333,7 +335,7 @@ def _store_file(
 
         con.register("incoming", outcomes_frame(outcomes).to_arrow())
         con.execute(
-            "INSERT INTO expectation_results SELECT ?, ?, feed, expectation, label, \"column\", "
+            'INSERT INTO expectation_results SELECT ?, ?, feed, expectation, label, "column", '
             "success, observed_value, unexpected_count, unexpected_percent, element_count, "
             "details FROM incoming",
             [file_id, run_id],

@@ -21,7 +21,7 @@ class StoreBusy(Exception):
 
 @contextmanager
 def exclusive(db_path: Path) -> Iterator[None]:
-    """Hold `<db>.lock` for the duration; a second run is refused instead of corrupting the store."""
+    """Hold `<db>.lock` while working: a second run is refused rather than corrupt the store."""
     lock_path = db_path.with_name(db_path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as handle:
@@ -46,7 +46,9 @@ def exclusive(db_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def connect(db_path: Path, settings: dict[str, Any], read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    db_path: Path, settings: dict[str, Any], read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the store with memory and spill caps, so a bad plan fails fast."""
     try:
         con = duckdb.connect(str(db_path), read_only=read_only)

@@ -4,13 +4,13 @@ quarantined, with a finding for every warning on an accepted row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandera.errors
 import polars as pl
 
 from recon.feeds import Feed
 from recon.ingest import LINE, RawFeed, iter_rows_as_csv
-from recon.normalize import BAD
 from recon.resources import checks_module
 
 INDEX = "index"
@@ -30,11 +30,13 @@ FINDING_SCHEMA = {
 class Validated:
     accepted: pl.DataFrame  # canonical columns of the accepted rows, with LINE and extra
     quarantined: pl.DataFrame  # LINE, raw, reasons
-    findings: pl.DataFrame  # warnings on accepted rows: LINE, record_key, field, rule, value, message
+    findings: (
+        pl.DataFrame
+    )  # warnings on accepted rows: LINE, record_key, field, rule, value, message
     rule_results: pl.DataFrame  # field, rule, severity, failures: every rule that failed
 
 
-def feed_rules(feed: Feed, ctx: object) -> list:  # type: ignore[type-arg]
+def feed_rules(feed: Feed, ctx: object) -> list[Any]:
     """The rules of checks/<feed>.py for this run."""
     return list(checks_module(feed.name).rules(ctx))
 
@@ -81,7 +83,7 @@ def _failures(schema: object, frame: pl.DataFrame) -> pl.DataFrame:
         structural = cases.filter(pl.col("schema_context") != "DataFrameSchema")
         if structural.height:
             # A column of the wrong type is a bug in normalisation, not bad input.
-            raise RuntimeError(f"canonical frame does not match its schema: {structural}")
+            raise RuntimeError(f"canonical frame breaks its schema:\n{structural}") from None
         return cases.select(pl.col("check"), pl.col(INDEX).cast(pl.UInt32))
     return empty
 

@@ -156,8 +156,12 @@ class Recon:
             return {}
         con = duckdb.connect(str(self.db), read_only=True)
         try:
-            tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
-            return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+            tables = [
+                r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            ]
+            return {
+                t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables
+            }
         finally:
             con.close()
 

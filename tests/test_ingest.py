@@ -6,10 +6,19 @@ import json
 from datetime import date, datetime
 from pathlib import Path
 
-import openpyxl
 import polars as pl
 import pytest
-from conftest import CHILD_ID, MOTHER_ID, Recon, csv_text, hosp_row, police_row, pop_row, write_csv, write_xlsx
+from conftest import (
+    CHILD_ID,
+    MOTHER_ID,
+    Recon,
+    csv_text,
+    hosp_row,
+    police_row,
+    pop_row,
+    write_csv,
+    write_xlsx,
+)
 
 from recon.config import load_config
 from recon.ingest import InboxFile, InputError, read_feed
@@ -32,7 +41,7 @@ def test_csv_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
 def test_undecodable_file_is_refused_with_its_name(tmp_path: Path) -> None:
     path = tmp_path / "pop.csv"
     path.write_bytes(csv_text([pop_row()]).encode("utf-8") + b"\xff\xfe\xff\xfe\x81\x30\n")
-    with pytest.raises(InputError, match="pop.csv.*decoded"):
+    with pytest.raises(InputError, match=r"pop\.csv.*decoded"):
         read(path, "pop")
 
 
@@ -97,22 +106,32 @@ def test_xlsx_sheet_rows_excel_dates_and_numeric_ids(tmp_path: Path) -> None:
     write_xlsx(path, rows, blank_rows_above=2)
     canonical = read(path, "hosp")
     assert canonical["line"].to_list() == [4, 5, 6]
-    assert canonical["delivered_at"].to_list()[:2] == [datetime(2024, 3, 5, 8, 30), datetime(2024, 3, 5, 12)]
+    assert canonical["delivered_at"].to_list()[:2] == [
+        datetime(2024, 3, 5, 8, 30),
+        datetime(2024, 3, 5, 12),
+    ]
     assert canonical["registered_on"].to_list()[:2] == [date(2024, 3, 6), date(2024, 3, 6)]
     assert canonical["gestation_weeks"].to_list()[1] == 39
     # a 15-digit number typed as a number survives; an 18-digit one would not
-    assert canonical["mother_id"].to_list()[2] == MOTHER_ID[:6] + "19" + MOTHER_ID[6:15] + canonical["mother_id"][2][-1]
+    assert (
+        canonical["mother_id"].to_list()[2]
+        == MOTHER_ID[:6] + "19" + MOTHER_ID[6:15] + canonical["mother_id"][2][-1]
+    )
 
 
 def test_xlsx_id_stored_as_float_is_unreadable(tmp_path: Path) -> None:
-    path = write_xlsx(tmp_path / "police.xlsx", [police_row(公民身份号码=float(CHILD_ID[:17] + "0"))])
+    path = write_xlsx(
+        tmp_path / "police.xlsx", [police_row(公民身份号码=float(CHILD_ID[:17] + "0"))]
+    )
     canonical = read(path, "police")
     assert canonical["id_number__bad"].to_list() == [True]
 
 
 def test_parquet(tmp_path: Path) -> None:
     path = tmp_path / "police.parquet"
-    pl.DataFrame([police_row()]).with_columns(pl.lit(date(2024, 3, 5)).alias("出生日期")).write_parquet(path)
+    pl.DataFrame([police_row()]).with_columns(
+        pl.lit(date(2024, 3, 5)).alias("出生日期")
+    ).write_parquet(path)
     canonical = read(path, "police")
     assert canonical["birth_date"].to_list() == [date(2024, 3, 5)]
     assert canonical["line"].to_list() == [1]

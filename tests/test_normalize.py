@@ -31,7 +31,9 @@ def test_every_date_form_reads_as_the_same_date(raw: str) -> None:
     assert bad == [False]
 
 
-@pytest.mark.parametrize("raw", ["2005-02-30", "2024-13-01", "2024-00-10", "next tuesday", "2024-3"])
+@pytest.mark.parametrize(
+    "raw", ["2005-02-30", "2024-13-01", "2024-00-10", "next tuesday", "2024-3"]
+)
 def test_impossible_dates_are_unreadable_not_guessed(raw: str) -> None:
     values, bad = apply(parse_date, [raw])
     assert values == [None]
