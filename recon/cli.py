@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -12,6 +12,8 @@ from recon import __version__
 from recon.config import ConfigError, load_config
 from recon.ingest import InputError
 from recon.store import StoreBusy
+
+HospFormat = Literal["auto", "xlsx", "csv", "parquet"]
 
 EXIT_USAGE = 2
 EXIT_INPUT = 3
@@ -139,7 +141,7 @@ def generate(
             births,
             seed,
             out,
-            hosp_format=hosp_format,
+            hosp_format=cast(HospFormat, hosp_format),
             progress=lambda stage: progress(stage, next(stages), 0),
             **kwargs,
         )
