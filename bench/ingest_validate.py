@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -39,7 +40,7 @@ def generate(births: int, seed: int, folder: Path) -> Path:
 
 
 def floor(inbox: Path, scratch: Path) -> dict[str, float]:
-    feeds = sorted(p for p in inbox.iterdir() if p.suffix == ".csv" and not p.name.startswith("div"))
+    feeds = sorted(p for p in inbox.glob("*.csv") if not p.name.startswith("divisions"))
     start = time.perf_counter()
     readable = []
     for path in feeds:
@@ -61,7 +62,11 @@ def floor(inbox: Path, scratch: Path) -> dict[str, float]:
             "SELECT count(*) FROM read_csv(?, all_varchar = true, header = true)", [str(path)]
         ).fetchall()[0][0]
     read = time.perf_counter() - start
-    return {"duckdb_read_s": round(read, 2), "transcode_gb18030_s": round(transcode, 2), "rows": rows}
+    return {
+        "duckdb_read_s": round(read, 2),
+        "transcode_gb18030_s": round(transcode, 2),
+        "rows": rows,
+    }
 
 
 def recon_run(inbox: Path, scratch: Path, as_of: str) -> dict[str, object]:
@@ -114,13 +119,14 @@ def main() -> None:
     (HERE / "results").mkdir(exist_ok=True)
     out = HERE / "results" / f"ingest_validate-{args.births}.json"
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    run = result["recon_run"]
+    run: dict[str, Any] = result["recon_run"]  # type: ignore[assignment]
+    base: dict[str, Any] = result["floor"]  # type: ignore[assignment]
     print(f"births per feed        {args.births:>12,}")
-    print(f"rows read (3 files)    {run['rows_read']:>12,}")  # type: ignore[index]
-    print(f"duckdb read (floor)    {result['floor']['duckdb_read_s']:>11}s"  # type: ignore[index]
-          f"  (+{result['floor']['transcode_gb18030_s']}s GB18030→UTF-8)")  # type: ignore[index]
-    print(f"recon run              {run['wall_s']:>11}s  peak {run['peak_rss_gib']} GiB")  # type: ignore[index]
-    print(f"stages                 {run['stages_s']}")  # type: ignore[index]
+    print(f"rows read (3 files)    {run['rows_read']:>12,}")
+    print(f"duckdb read (floor)    {base['duckdb_read_s']:>11}s", end="")
+    print(f"  (+{base['transcode_gb18030_s']}s GB18030 to UTF-8)")
+    print(f"recon run              {run['wall_s']:>11}s  peak {run['peak_rss_gib']} GiB")
+    print(f"stages                 {run['stages_s']}")
     print(f"written to {out}", file=sys.stderr)
 
 
