@@ -130,8 +130,9 @@ def _timestamp(value: pl.Expr) -> pl.Expr:
 
     serial = cleaned.str.contains(_SERIAL)
     days = cleaned.cast(pl.Float64, strict=False)
+    # A serial day fraction is a float: round to the millisecond so 13:15 stays 13:15:00.
     from_serial = _EXCEL_EPOCH.cast(pl.Datetime("us")) + pl.duration(
-        microseconds=(days * 86_400_000_000).round(0).cast(pl.Int64, strict=False)
+        milliseconds=(days * 86_400_000).round(0).cast(pl.Int64, strict=False)
     )
     return pl.coalesce(
         assemble(long), assemble(compact), pl.when(serial.fill_null(False)).then(from_serial)

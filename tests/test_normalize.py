@@ -52,6 +52,7 @@ def test_empty_date_is_absent_not_unreadable() -> None:
         ("2024年3月5日 13:45", datetime(2024, 3, 5, 13, 45)),
         ("20240305 13:45:30", datetime(2024, 3, 5, 13, 45, 30)),
         ("45356.5", datetime(2024, 3, 5, 12, 0)),
+        ("45612.885416666664", datetime(2024, 11, 16, 21, 15)),  # float noise of Excel
         ("2024-03-05", datetime(2024, 3, 5)),
     ],
 )
