@@ -126,7 +126,7 @@ def generate(
     ] = "auto",
 ) -> None:
     """Write a realistic inbox of the three feeds, with known truth, for tests and trials."""
-    from recon.console import console, progress_bar
+    from recon.console import generate_summary, progress_bar
     from recon.generate import generate as make_feeds
 
     if hosp_format not in ("auto", "xlsx", "csv", "parquet"):
@@ -145,7 +145,7 @@ def generate(
             progress=lambda stage: progress(stage, next(stages), 0),
             **kwargs,
         )
-    console.print(summary)
+    generate_summary(summary)
 
 
 if __name__ == "__main__":  # pragma: no cover

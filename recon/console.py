@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -39,6 +40,30 @@ def progress_bar(title: str) -> Iterator[ProgressCallback]:
             bar.update(task, description=what, completed=done, total=total or None)
 
         yield update
+
+
+def generate_summary(summary: Any) -> None:
+    """What `recon generate` wrote: files, rows, and the injected errors by family."""
+    table = Table(title=f"recon generate · {summary.births:,} births · seed {summary.seed}")
+    for header in ("数据源", "文件", "行数", "重报/虚报", "错报", "应警告", "应隔离"):
+        table.add_column(header, justify="left" if header in ("数据源", "文件") else "right")
+    for feed in ("pop", "hosp", "police"):
+        injected = summary.injected.get(feed, {})
+
+        def family(*prefixes: str, counts: dict[str, int] = injected) -> str:
+            return f"{sum(n for k, n in counts.items() if k.startswith(prefixes)):,}"
+
+        table.add_row(
+            FEED_LABELS[feed],
+            summary.paths[feed].name,
+            f"{summary.rows[feed]:,}",
+            family("duplicate", "fictitious", "stillbirth_registered"),
+            family("misreport:"),
+            family("warning:"),
+            family("quarantine:"),
+        )
+    console.print(table)
+    console.print(f"截止日期 {summary.as_of}; 真值 (truth): {summary.out / 'truth'}")
 
 
 def run_summary(result: RunResult) -> None:
