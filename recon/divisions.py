@@ -36,8 +36,9 @@ def read_divisions(path: Path) -> Divisions:
     rows = rows.rename(mapping)
     if "parent" not in rows.columns:
         rows = rows.with_columns(pl.lit(None, pl.String).alias("parent"))
-    code, code_bad = division(pl.col("code"))
-    parent, _ = division(pl.col("parent"))
+    code = division(pl.col("code"))
+    code_bad = ~code.str.contains(r"^\d{12}$").fill_null(False)
+    parent = division(pl.col("parent"))
     level = text(pl.col("level")).str.to_lowercase().replace_strict(_LEVELS, default=None)
     table = rows.select(
         LINE,

@@ -175,8 +175,11 @@ def detect_encoding(path: Path) -> str:
 # --- readers -----------------------------------------------------------------------------------
 
 
-def read_feed(file: InboxFile, config: Config) -> RawFeed:
-    """Read one feed file into raw string columns under canonical names."""
+def read_feed(file: InboxFile, config: Config, sha256: str | None = None) -> RawFeed:
+    """Read one feed file into raw string columns under canonical names.
+
+    `sha256` is the file's content hash when the caller has it already.
+    """
     path = file.path
     feed = FEED_SPECS[file.kind]  # type: ignore[index]
     fmt = _format_of(path) or "csv"
@@ -205,7 +208,7 @@ def read_feed(file: InboxFile, config: Config) -> RawFeed:
     return RawFeed(
         feed=feed,
         path=path,
-        sha256=sha256_of(path),
+        sha256=sha256 or sha256_of(path),
         size_bytes=path.stat().st_size,
         format=fmt,
         encoding=encoding,

@@ -69,50 +69,37 @@ def id_check_char(first17: pl.Expr) -> pl.Expr:
     )
 
 
-def id_number(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def id_number(value: pl.Expr) -> pl.Expr:
     """18 upper-case characters; a 15-digit first-generation number is upgraded."""
     cleaned = code(value)
-    is18 = cleaned.str.contains(r"^\d{17}[\dX]$")
-    is15 = cleaned.str.contains(r"^\d{15}$")
     first17 = cleaned.str.slice(0, 6) + pl.lit("19") + cleaned.str.slice(6, 9)
     upgraded = first17 + id_check_char(first17)
-    canonical = pl.when(is15).then(upgraded).otherwise(cleaned)
-    bad = cleaned.is_not_null() & ~is18 & ~is15.fill_null(False)
-    return canonical, bad.fill_null(False)
+    return pl.when(cleaned.str.contains(r"^\d{15}$")).then(upgraded).otherwise(cleaned)
 
 
-def division(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def division(value: pl.Expr) -> pl.Expr:
     """12 digits; a 6- or 9-digit county or township code is right-padded with zeros."""
     cleaned = code(value)
     readable = cleaned.str.contains(r"^(\d{6}|\d{9}|\d{12})$")
-    canonical = pl.when(readable).then(cleaned.str.pad_end(12, "0")).otherwise(cleaned)
-    return canonical, (cleaned.is_not_null() & ~readable).fill_null(False)
+    return pl.when(readable).then(cleaned.str.pad_end(12, "0")).otherwise(cleaned)
 
 
-def integer(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def integer(value: pl.Expr) -> pl.Expr:
     cleaned = code(value)
     readable = cleaned.str.contains(r"^[+-]?\d+(\.0*)?$")
-    canonical = pl.when(readable).then(
-        cleaned.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
-    )
-    return canonical, (cleaned.is_not_null() & canonical.is_null()).fill_null(False)
+    return pl.when(readable).then(cleaned.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False))
 
 
-def sex(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    cleaned = code(value).fill_null("")
-    canonical = cleaned.replace_strict(_SEX, default=None, return_dtype=pl.String)
-    bad = canonical.is_null() & ~cleaned.is_in(_SEX_UNKNOWN)
-    return canonical, bad
+def sex(value: pl.Expr) -> pl.Expr:
+    return code(value).replace_strict(_SEX, default=None, return_dtype=pl.String)
 
 
-def enum(value: pl.Expr, column: Column) -> tuple[pl.Expr, pl.Expr]:
-    cleaned = code(value)
+def enum(value: pl.Expr, column: Column) -> pl.Expr:
     aliases = _ENUM_ALIASES.get(column.name, {v: v for v in column.values})
-    canonical = cleaned.replace_strict(aliases, default=None, return_dtype=pl.String)
-    return canonical, (cleaned.is_not_null() & canonical.is_null()).fill_null(False)
+    return code(value).replace_strict(aliases, default=None, return_dtype=pl.String)
 
 
-def _timestamp(value: pl.Expr) -> pl.Expr:
+def timestamp(value: pl.Expr) -> pl.Expr:
     """Any accepted date or date-time form to a Datetime; null when unreadable."""
     cleaned = value.str.normalize("NFKC").str.strip_chars(_SPACES).str.replace_all(r"\s+", " ")
     long = cleaned.str.extract_groups(_DATE_PARTS + _TIME)
@@ -139,23 +126,17 @@ def _timestamp(value: pl.Expr) -> pl.Expr:
     )
 
 
-def timestamp(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    parsed = _timestamp(value)
-    return parsed, (text(value).is_not_null() & parsed.is_null()).fill_null(False)
+def date(value: pl.Expr) -> pl.Expr:
+    return timestamp(value).dt.date()
 
 
-def date(value: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    parsed = _timestamp(value)
-    return parsed.dt.date(), (text(value).is_not_null() & parsed.is_null()).fill_null(False)
-
-
-def _column(column: Column) -> tuple[pl.Expr, pl.Expr]:
-    raw = pl.col(column.name)
+def canonical(column: Column, raw: pl.Expr) -> pl.Expr:
+    """The canonical value of a raw string column, per its kind."""
     match column.kind:
         case "text":
-            return text(raw), pl.lit(False)
+            return text(raw)
         case "certificate":
-            return code(raw), pl.lit(False)
+            return code(raw)
         case "sex":
             return sex(raw)
         case "date":
@@ -173,16 +154,73 @@ def _column(column: Column) -> tuple[pl.Expr, pl.Expr]:
     raise ValueError(f"unknown kind {column.kind}")
 
 
+def unreadable(column: Column, raw: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """True where a value was given but could not be read as its kind (`value` is canonical)."""
+    match column.kind:
+        case "text" | "certificate":
+            return pl.lit(False)
+        case "sex":
+            flag = value.is_null() & ~code(raw).fill_null("").is_in(_SEX_UNKNOWN)
+        case "date" | "datetime":
+            flag = text(raw).is_not_null() & value.is_null()
+        case "id_number":
+            flag = value.is_not_null() & ~value.str.contains(r"^\d{17}[\dX]$")
+        case "division":
+            flag = value.is_not_null() & ~value.str.contains(r"^\d{12}$")
+        case "integer" | "enum":
+            flag = code(raw).is_not_null() & value.is_null()
+    return flag.fill_null(False)
+
+
+# Kinds with few distinct values (dates, codes) are parsed once per distinct value;
+# date-times to the minute are nearly all distinct, so they are parsed row by row.
+_BY_DISTINCT = frozenset({"sex", "date", "division", "integer", "enum"})
+_RAW = "__raw"
+
+
+def _staged(frame: pl.LazyFrame, columns: list[Column]) -> pl.LazyFrame:
+    # Two steps, so a value's flag reads the parsed column instead of parsing again.
+    return frame.with_columns(
+        [pl.col(c.name).alias(c.name + _RAW) for c in columns]
+        + [canonical(c, pl.col(c.name)).alias(c.name) for c in columns]
+    ).with_columns(
+        unreadable(c, pl.col(c.name + _RAW), pl.col(c.name)).alias(c.name + BAD) for c in columns
+    )
+
+
+def _by_distinct(values: pl.Series, column: Column) -> pl.Series:
+    # A million birth dates hold a few thousand distinct strings: parse those, then join.
+    table = _staged(values.unique().to_frame(column.name).lazy(), [column]).collect()
+    mapped = values.to_frame(column.name + _RAW).join(
+        table, on=column.name + _RAW, how="left", nulls_equal=True, maintain_order="left"
+    )
+    return mapped.select(pl.struct(column.name, column.name + BAD)).to_series()
+
+
 def normalise(rows: pl.DataFrame, feed: Feed, extras: list[str]) -> pl.DataFrame:
     """Canonical values of one file's rows: LINE, each column, each `<column>__bad`, `extra`."""
-    expressions: list[pl.Expr] = [pl.col(LINE)]
-    for column in feed.columns:
-        canonical, bad = _column(column)
-        expressions.append(canonical.alias(column.name))
-        expressions.append(bad.alias(column.name + BAD))
     if extras:
         extra = pl.struct(pl.col(e) for e in extras).struct.json_encode()
     else:
         extra = pl.lit(None, pl.String)
-    expressions.append(extra.alias(EXTRA))
-    return rows.select(expressions)
+    by_row = [c for c in feed.columns if c.kind not in _BY_DISTINCT]
+    by_distinct = [c for c in feed.columns if c.kind in _BY_DISTINCT]
+    frame = rows.lazy().with_columns(extra.alias(EXTRA))
+    frame = _staged(frame, by_row).with_columns(
+        pl.col(c.name)
+        .map_batches(
+            lambda values, c=c: _by_distinct(values, c),  # type: ignore[misc]
+            return_dtype=pl.Struct({c.name: _DTYPES[c.kind], c.name + BAD: pl.Boolean()}),
+        )
+        .alias(c.name)
+        for c in by_distinct
+    )
+    frame = frame.unnest([c.name for c in by_distinct])
+    order = [LINE] + [n for c in feed.columns for n in (c.name, c.name + BAD)] + [EXTRA]
+    return frame.select(order).collect()
+
+
+_DTYPES: dict[str, pl.DataType] = {
+    "sex": pl.String(), "date": pl.Date(), "division": pl.String(), "integer": pl.Int64(),
+    "enum": pl.String(),
+}  # fmt: skip

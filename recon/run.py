@@ -182,7 +182,7 @@ def _run_in_transaction(
             continue
         report(f"读取 {name}", done, steps)
         with timer.stage("read"):
-            raw = read_feed(inbox_file, config)
+            raw = read_feed(inbox_file, config, sha256=sha)
         report(f"校验 {name}", done + 1, steps)
         with timer.stage("normalise"):
             canonical = normalise(raw.rows, raw.feed, raw.extras)
