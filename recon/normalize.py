@@ -71,10 +71,18 @@ def id_check_char(first17: pl.Expr) -> pl.Expr:
 
 def id_number(value: pl.Expr) -> pl.Expr:
     """18 upper-case characters; a 15-digit first-generation number is upgraded."""
-    cleaned = code(value)
-    first17 = cleaned.str.slice(0, 6) + pl.lit("19") + cleaned.str.slice(6, 9)
-    upgraded = first17 + id_check_char(first17)
-    return pl.when(cleaned.str.contains(r"^\d{15}$")).then(upgraded).otherwise(cleaned)
+    return code(value).map_batches(_upgrade_first_generation, return_dtype=pl.String)
+
+
+def _upgrade_first_generation(numbers: pl.Series) -> pl.Series:
+    # Only a few numbers have 15 digits: compute check characters for those alone.
+    short = numbers.str.contains(r"^\d{15}$").fill_null(False)
+    if not short.any():
+        return numbers
+    old = numbers.filter(short).to_frame("old")
+    first17 = pl.col("old").str.slice(0, 6) + pl.lit("19") + pl.col("old").str.slice(6, 9)
+    upgraded = old.select(first17 + id_check_char(first17)).to_series()
+    return numbers.scatter(short.arg_true(), upgraded)
 
 
 def division(value: pl.Expr) -> pl.Expr:

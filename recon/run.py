@@ -6,7 +6,9 @@ The core never prints: it reports progress through a callback and returns a froz
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -113,6 +115,8 @@ def run(
     """Ingest and validate the inbox; the store changes only if the whole run succeeds."""
     as_of = as_of or date.today()
     report = progress or (lambda _what, _done, _total: None)
+    # Great Expectations takes seconds to import: let that happen while files are read.
+    threading.Thread(target=importlib.import_module, args=("great_expectations",)).start()
     timer = _Timer()
     inbox = discover(inbox_dir, config)
 
