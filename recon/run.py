@@ -201,6 +201,7 @@ def _run_in_transaction(
         files.append(file_report)
         for rule, failures_of_rule in validated.rule_results.select("rule", "failures").iter_rows():
             findings[rule] += failures_of_rule
+        del raw, canonical, validated  # one file's frames in memory at a time
         failures += [
             ExpectationFailure(inbox_file.kind, name, o.expectation, o.label, str(o.observed_value))
             for o in outcomes
