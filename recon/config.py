@@ -36,6 +36,9 @@ class Config:
     checks: CheckLimits
     expectations: dict[str, float]
     store: dict[str, Any]
+    min_match_weight: float = 10.0
+    fuzzy: bool = True
+    roles: tuple[str, ...] = ()
     source: list[Path] = field(default_factory=list)
 
 
@@ -85,8 +88,12 @@ def load_config(path: Path | None = None) -> Config:
             "police": int(raw["deadlines"]["police_days"]),
         }
         expectations = {k: float(v) for k, v in raw["expectations"].items()}
+        min_match_weight = float(raw["reconcile"]["min_match_weight"])
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
+    roles = tuple(str(r).strip() for r in raw["signoff"]["roles"])
+    if not roles or any(not r for r in roles) or len(set(roles)) != len(roles):
+        raise ConfigError("[signoff] roles must be distinct, non-empty names, in signing order")
 
     div_path = str(raw["divisions"]["path"]).strip()
     return Config(
@@ -97,5 +104,8 @@ def load_config(path: Path | None = None) -> Config:
         checks=checks,
         expectations=expectations,
         store=dict(raw["store"]),
+        min_match_weight=min_match_weight,
+        fuzzy=bool(raw["reconcile"]["fuzzy"]),
+        roles=roles,
         source=sources,
     )

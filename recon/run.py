@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,14 @@ import duckdb
 import polars as pl
 
 from recon import __version__
+from recon.cases import update_cases, worklist
 from recon.config import Config
 from recon.divisions import read_divisions
 from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
+from recon.link import link, link_methods, prepare
 from recon.normalize import normalise
 from recon.outputs import write_csv, write_json
+from recon.reconcile import Deadlines, findings
 from recon.resources import checks_module, sql
 from recon.store import connect, create_schema, exclusive, query_frame, scalar
 from recon.validate import validate
@@ -80,7 +83,9 @@ class RunResult:
     as_of: date
     files: list[FileReport]
     ignored: list[str]
-    findings: dict[str, int]
+    findings: dict[str, int]  # open findings per category (missing, misreported, ...)
+    validation: dict[str, int]  # rows failing each row rule in this run's new files
+    cases: dict[str, int]  # opened, kept, closed
     expectation_failures: list[ExpectationFailure]
     divisions: int | None  # rows in the reference used; None when there is none
     timings_s: dict[str, float]
@@ -138,10 +143,11 @@ def run(
             raise
         try:
             with timer.stage("outputs"):
-                outputs = _write_outputs(con, result, out_dir, timer)
+                result = replace(result, timings_s=timer.as_dict())
+                outputs = _write_outputs(con, result, out_dir, config.roles)
         finally:
             con.close()
-    return RunResult(**{**result.__dict__, "outputs": outputs, "timings_s": timer.as_dict()})
+    return replace(result, outputs=outputs, timings_s=timer.as_dict())
 
 
 def _run_in_transaction(
@@ -172,7 +178,7 @@ def _run_in_transaction(
     ctx = rules.RuleContext(as_of=as_of, limits=config.checks, known_divisions=known)
 
     files: list[FileReport] = []
-    findings: Counter[str] = Counter()
+    rule_failures: Counter[str] = Counter()
     failures: list[ExpectationFailure] = []
     steps = len(inbox.feeds) * 4
     for position, inbox_file in enumerate(inbox.feeds):
@@ -200,18 +206,23 @@ def _run_in_transaction(
             file_report = _store_file(con, run_id, raw, validated, outcomes, sha)
         files.append(file_report)
         for rule, failures_of_rule in validated.rule_results.select("rule", "failures").iter_rows():
-            findings[rule] += failures_of_rule
+            rule_failures[rule] += failures_of_rule
         del raw, canonical, validated  # one file's frames in memory at a time
         failures += [
             ExpectationFailure(inbox_file.kind, name, o.expectation, o.label, str(o.observed_value))
             for o in outcomes
             if not o.success
         ]
+    report("核对", steps, steps)
+    new_files = any(not f.skipped for f in files)
+    reconciled = _reconcile(con, run_id, as_of, config, new_files, timer)
     report("完成", steps, steps)
 
     summary = {
         "files": [f.as_json() for f in files],
-        "findings": dict(sorted(findings.items())),
+        "findings": reconciled.findings,
+        "validation": dict(sorted(rule_failures.items())),
+        "cases": reconciled.cases,
     }
     con.execute(
         "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
@@ -222,7 +233,9 @@ def _run_in_transaction(
         as_of=as_of,
         files=files,
         ignored=[p.name for p in inbox.ignored],
-        findings=dict(sorted(findings.items())),
+        findings=reconciled.findings,
+        validation=dict(sorted(rule_failures.items())),
+        cases=reconciled.cases,
         expectation_failures=failures,
         divisions=divisions,
         timings_s={},
@@ -371,14 +384,94 @@ def _store_file(
     )
 
 
+@dataclass(frozen=True)
+class Reconciled:
+    findings: dict[str, int]
+    cases: dict[str, int]
+
+
+def _reconcile(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    as_of: date,
+    config: Config,
+    new_files: bool,
+    timer: _Timer,
+) -> Reconciled:
+    """Link, find, and fold the findings into cases; skipped when nothing changed."""
+    settings = json.dumps(
+        {"deadlines": config.deadlines, "min_match_weight": config.min_match_weight,
+         "fuzzy": config.fuzzy},
+        sort_keys=True,
+    )  # fmt: skip
+    last_file = scalar(con, "SELECT coalesce(max(file_id), 0) FROM files")
+    previous = con.execute(
+        "SELECT as_of, last_file_id, settings FROM reconcile_state ORDER BY run_id DESC LIMIT 1"
+    ).fetchall()
+    if not new_files and previous and previous[0] == (as_of, last_file, settings):
+        open_cases = scalar(
+            con, "SELECT count(*) FROM cases WHERE closed_run IS NULL AND status <> 'applied'"
+        )
+        return Reconciled(_open_findings(con), {"opened": 0, "kept": open_cases, "closed": 0})
+
+    with timer.stage("link"):
+        records = prepare(query_frame(con, sql("link/records")))
+        linked = link(records, fuzzy=None, min_match_weight=config.min_match_weight)
+    with timer.stage("reconcile"):
+        found = findings(
+            records,
+            linked,
+            as_of,
+            Deadlines(config.deadlines["pop"], config.deadlines["police"]),
+            _known_divisions(con),
+        )
+        _store_births(con, linked, records)
+    with timer.stage("cases"):
+        counts = update_cases(con, found, run_id)
+    con.execute(
+        "INSERT INTO reconcile_state VALUES (?, ?, ?, ?)", [run_id, as_of, last_file, settings]
+    )
+    return Reconciled(_open_findings(con), counts.__dict__)
+
+
+def _open_findings(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute(
+        "SELECT category, count(*) FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
+        "GROUP BY category ORDER BY category"
+    ).fetchall()
+    return {category: count for category, count in rows}
+
+
+def _store_births(con: duckdb.DuckDBPyConnection, linked: Any, records: pl.DataFrame) -> None:
+    keys = records.select("uid", "key")
+    births = linked.births
+    for feed in ("pop", "hosp", "police"):
+        births = births.join(
+            keys.rename({"uid": f"{feed}_uid", "key": f"{feed}_key"}), on=f"{feed}_uid", how="left"
+        )
+    table = births.join(link_methods(linked), on="birth", how="left").select(
+        pl.col("birth").alias("birth_id"),
+        pl.col("pop_key").alias("pop_record_id"),
+        pl.col("hosp_key").alias("hosp_delivery_id"),
+        pl.col("police_key").alias("police_id_number"),
+        "link_methods",
+    )
+    con.execute("DELETE FROM births")
+    con.register("incoming", table.to_arrow())
+    con.execute("INSERT INTO births SELECT * FROM incoming")
+    con.unregister("incoming")
+
+
 def _write_outputs(
-    con: duckdb.DuckDBPyConnection, result: RunResult, out_dir: Path, timer: _Timer
+    con: duckdb.DuckDBPyConnection, result: RunResult, out_dir: Path, roles: tuple[str, ...]
 ) -> dict[str, Path]:
     quarantine = query_frame(
         con, sql("outputs/quarantine"), {"file_ids": [f.file_id for f in result.files]}
     )
     quarantine_path = out_dir / "quarantine.csv"
     write_csv(quarantine, quarantine_path)
+    worklist_path = out_dir / "worklist.csv"
+    write_csv(worklist(con, roles), worklist_path)
     run_json = out_dir / "run.json"
     write_json(
         {
@@ -388,11 +481,12 @@ def _write_outputs(
             "files": [f.as_json() for f in result.files],
             "ignored_files": result.ignored,
             "findings": result.findings,
+            "validation": result.validation,
             "expectations_failed": [f.__dict__ for f in result.expectation_failures],
-            "cases": {"opened": 0, "kept": 0, "closed": 0},
+            "cases": result.cases,
             "notes": result.notes,
-            "timings_s": timer.as_dict(),
+            "timings_s": result.timings_s,
         },
         run_json,
     )
-    return {"quarantine": quarantine_path, "run": run_json}
+    return {"worklist": worklist_path, "quarantine": quarantine_path, "run": run_json}

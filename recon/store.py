@@ -95,3 +95,17 @@ def scalar(
 ) -> Any:
     rows = con.execute(query, params or []).fetchall()
     return rows[0][0] if rows else None
+
+
+def execute_script(
+    con: duckdb.DuckDBPyConnection, script: str, params: dict[str, Any] | None = None
+) -> None:
+    """Run a file of statements; DuckDB binds parameters only in single statements."""
+    params = params or {}
+    for statement in script.split(";\n"):
+        body = "\n".join(
+            line for line in statement.splitlines() if not line.lstrip().startswith("--")
+        ).strip()
+        if body:
+            used = {k: v for k, v in params.items() if f"${k}" in body}
+            con.execute(body, used)

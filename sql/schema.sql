@@ -161,3 +161,46 @@ CREATE TABLE IF NOT EXISTS divisions (
     level  VARCHAR NOT NULL,
     parent VARCHAR
 );
+
+-- Links between records that form births, and pop duplicates, from the latest reconcile.
+CREATE TABLE IF NOT EXISTS births (
+    birth_id         BIGINT NOT NULL,
+    pop_record_id    VARCHAR,
+    hosp_delivery_id VARCHAR,
+    police_id_number VARCHAR,
+    link_methods     VARCHAR
+);
+
+-- One correction someone must verify and sign. The id is derived from what the finding
+-- is about (category, target, field, record, proposed value), so it is stable across runs.
+CREATE TABLE IF NOT EXISTS cases (
+    case_id          VARCHAR PRIMARY KEY,
+    category         VARCHAR NOT NULL,
+    target_system    VARCHAR NOT NULL,
+    field            VARCHAR,
+    current_value    VARCHAR,
+    proposed_value   VARCHAR,
+    pop_record_id    VARCHAR,
+    hosp_delivery_id VARCHAR,
+    police_id_number VARCHAR,
+    duplicate_of     VARCHAR,
+    division_code    VARCHAR,
+    confidence       DOUBLE NOT NULL,
+    evidence         VARCHAR NOT NULL,
+    status           VARCHAR NOT NULL DEFAULT 'open',
+    opened_run       INTEGER NOT NULL,
+    last_seen_run    INTEGER NOT NULL,
+    closed_run       INTEGER,  -- the run in which the finding was no longer there
+    CHECK (category IN ('missing', 'misreported', 'fictitious', 'duplicate')),
+    CHECK (target_system IN ('pop', 'hosp', 'police')),
+    CHECK (status IN ('open', 'signing', 'approved', 'rejected', 'applied')),
+    CHECK (confidence BETWEEN 0 AND 1)
+);
+
+-- What the last reconcile saw, so a night with nothing new does not redo it.
+CREATE TABLE IF NOT EXISTS reconcile_state (
+    run_id       INTEGER NOT NULL,
+    as_of        DATE NOT NULL,
+    last_file_id INTEGER NOT NULL,
+    settings     VARCHAR NOT NULL
+);

@@ -1,0 +1,94 @@
+"""Cases: one correction to verify and sign, with an id that is stable across runs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from recon.resources import sql
+from recon.store import execute_script, query_frame, scalar
+
+DEFAULT_ROLES = ("计生专干", "村组干部", "包保国家干部", "统计员", "分管领导", "单位一把手")
+SIGNATURE_PARTS = ("role", "name", "date", "decision", "reason")
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    opened: int
+    kept: int
+    closed: int
+
+
+def _identity() -> pl.Expr:
+    """What a case is about: the same finding on the same evidence gives the same text."""
+    target_key = (
+        pl.when(pl.col("target_system") == "pop")
+        .then(pl.col("pop_record_id"))
+        .when(pl.col("target_system") == "hosp")
+        .then(pl.col("hosp_delivery_id"))
+        .otherwise(pl.col("police_id_number"))
+    )
+    # A missing birth has no record in its target: it is known by its witnesses.
+    witnesses = pl.concat_str(
+        pl.col("pop_record_id").fill_null(""),
+        pl.col("hosp_delivery_id").fill_null(""),
+        pl.col("police_id_number").fill_null(""),
+        separator="/",
+    )
+    subject = pl.when(pl.col("category") == "missing").then(witnesses).otherwise(target_key)
+    proposal = pl.when(pl.col("category") == "misreported").then(pl.col("proposed_value"))
+    return pl.concat_str(
+        pl.col("category"),
+        pl.col("target_system"),
+        pl.col("field").fill_null(""),
+        subject.fill_null(""),
+        proposal.fill_null(""),
+        pl.col("duplicate_of").fill_null(""),
+        separator="|",
+    )
+
+
+def _case_id(identity: str) -> str:
+    return "C" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12].upper()
+
+
+def with_case_ids(findings: pl.DataFrame) -> pl.DataFrame:
+    ids = findings.select(
+        _identity().map_elements(_case_id, return_dtype=pl.String).alias("case_id")
+    )
+    return pl.concat([ids, findings], how="horizontal").unique("case_id", maintain_order=True)
+
+
+def update_cases(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, run_id: int) -> CaseCounts:
+    """Open new cases, keep the ones found again, close the ones whose finding is gone."""
+    tonight = with_case_ids(findings)
+    con.register("tonight", tonight.to_arrow())
+    try:
+        kept = scalar(
+            con, "SELECT count(*) FROM tonight WHERE case_id IN (SELECT case_id FROM cases)"
+        )
+        closed = scalar(
+            con,
+            "SELECT count(*) FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
+            "AND case_id NOT IN (SELECT case_id FROM tonight)",
+        )
+        execute_script(con, sql("cases/update"), {"run_id": run_id})
+    finally:
+        con.unregister("tonight")
+    return CaseCounts(opened=tonight.height - kept, kept=kept, closed=closed)
+
+
+def worklist(
+    con: duckdb.DuckDBPyConnection, roles: tuple[str, ...] = DEFAULT_ROLES
+) -> pl.DataFrame:
+    """The open cases in the contract's worklist columns, with the six sign-off blocks."""
+    cases = query_frame(con, sql("outputs/worklist"))
+    blocks = []
+    for number, role in enumerate(roles, start=1):
+        for part in SIGNATURE_PARTS:
+            value = pl.lit(role) if part == "role" else pl.lit(None, pl.String)
+            blocks.append(value.alias(f"sig{number}_{part}"))
+    return cases.with_columns(blocks)

@@ -1,0 +1,395 @@
+"""Reconcile: a consensus value per birth and field, and the findings that follow.
+
+Categories, as contract.md defines them, seen from the target system:
+- missing (漏报): a live birth witnessed by another feed is absent from pop or police,
+  and was due there by the as-of date;
+- misreported (错报): the record is linked and a field disagrees with the consensus;
+- fictitious (虚报): a pop record with no supporting birth in any other feed, or one
+  that registers a stillbirth;
+- duplicate (重报): a second pop record of a birth already recorded in pop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from recon.link import FEED_ORDER, LIVE, Linked, link_methods
+from recon.normalize import id_check_char
+
+STILLBIRTH = "死产"
+FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # canonical column of the target feed, as in worklist `field`
+    column: str  # column in the link records
+    label: str
+    authority: tuple[str, ...]  # feeds carrying it, best witness first
+    targets: tuple[str, ...]  # feeds a correction may be proposed to
+
+
+# The authority order: hospital for sex, date and plurality; police for the child's
+# identity number and name. Two agreeing sources beat one, whatever the order.
+FIELDS = (
+    Field("sex", "sex", "性别", ("hosp", "police", "pop"), ("pop", "police")),
+    Field("birth_date", "birth_date", "出生日期", ("hosp", "police", "pop"), ("pop", "police")),
+    Field("mother_id", "mother_id", "母亲公民身份号码", ("hosp", "police", "pop"), FEED_ORDER),
+    Field("id_number", "child_id", "公民身份号码", ("police", "pop"), ("pop",)),
+    Field("name", "child_name", "姓名", ("police", "pop"), ("pop", "police")),
+    Field("birth_order", "birth_order", "孩次", ("hosp", "pop"), ("pop",)),
+    Field("division_code", "division_code", "区划代码", ("police", "hosp", "pop"), FEED_ORDER),
+)
+
+FINDING_SCHEMA: dict[str, pl.DataType] = {
+    "category": pl.String(),
+    "target_system": pl.String(),
+    "field": pl.String(),
+    "current_value": pl.String(),
+    "proposed_value": pl.String(),
+    "pop_record_id": pl.String(),
+    "hosp_delivery_id": pl.String(),
+    "police_id_number": pl.String(),
+    "duplicate_of": pl.String(),
+    "division_code": pl.String(),
+    "confidence": pl.Float64(),
+    "evidence": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    pop_days: int = 120
+    police_days: int = 90
+
+
+def births_wide(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
+    """One row per birth: each feed's record as prefixed columns, and the link methods."""
+    wide = linked.births
+    columns = [c for c in records.columns if c not in ("feed",)]
+    for feed in FEED_ORDER:
+        side = records.filter(pl.col("feed") == feed).select(
+            pl.col(c).alias(f"{feed}_{c}") for c in columns
+        )
+        wide = wide.join(side, left_on=f"{feed}_uid", right_on=f"{feed}_uid", how="left")
+    return wide.join(link_methods(linked), on="birth", how="left")
+
+
+def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | None) -> pl.Expr:
+    """Whether a value may vote: one that fails its own check is no evidence."""
+    match field.name:
+        case "mother_id" | "id_number":
+            ok = value.str.contains(r"^\d{17}[\dX]$") & (
+                id_check_char(value.str.slice(0, 17)) == value.str.slice(17, 1)
+            )
+        case "division_code":
+            # A township or county code (…000) is imprecise, not a different place.
+            ok = ~value.str.ends_with("000")
+            if known is not None:
+                ok = ok & value.is_in(sorted(known))
+        case "birth_date":
+            ok = value <= pl.lit(as_of.isoformat())
+        case _:
+            ok = pl.lit(True)
+    return value.is_not_null() & ok.fill_null(False)
+
+
+def consensus(
+    wide: pl.DataFrame,
+    as_of: date,
+    known_divisions: frozenset[str] | None = None,
+    name_plausibility: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Add `<field>_consensus` and `<field>_support` (how many feeds hold that value).
+
+    The value most feeds hold wins; between single witnesses, the authority order decides,
+    except for names, where the likelier spelling (commoner characters) wins: a homophone
+    typed by mistake is usually the rarer character.
+    """
+    out = wide
+    if name_plausibility is not None:
+        for feed in ("pop", "police"):
+            out = out.join(
+                name_plausibility.rename(
+                    {"name": f"{feed}_child_name", "plausibility": f"{feed}_name_score"}
+                ),
+                on=f"{feed}_child_name",
+                how="left",
+            )
+    for field in FIELDS:
+        # Materialised step by step: nested expressions would be evaluated many times over.
+        feeds = field.authority
+        value = {f: f"_{field.name}_{f}_value" for f in feeds}
+        ok = {f: f"_{field.name}_{f}_ok" for f in feeds}
+        vote = {f: f"_{field.name}_{f}_votes" for f in feeds}
+        rank = {f: f"_{field.name}_{f}_rank" for f in feeds}
+        out = out.with_columns(
+            pl.col(f"{f}_{field.column}").cast(pl.String).alias(value[f]) for f in feeds
+        )
+        out = out.with_columns(
+            _usable(field, pl.col(value[f]), as_of, known_divisions).alias(ok[f]) for f in feeds
+        )
+        by_name = field.name == "name" and name_plausibility is not None
+        out = out.with_columns(
+            *(
+                pl.sum_horizontal(
+                    ((pl.col(value[f]) == pl.col(value[g])) & pl.col(ok[g]))
+                    .fill_null(False)
+                    .cast(pl.Int8)
+                    for g in feeds
+                ).alias(vote[f])
+                for f in feeds
+            ),
+            *(
+                (pl.col(f"{f}_name_score").fill_null(-1e9) if by_name else pl.lit(-float(i))).alias(
+                    rank[f]
+                )
+                for i, f in enumerate(feeds)
+            ),
+        )
+        out = out.with_columns(
+            pl.lit(None, pl.String).alias("_best"),
+            pl.lit(0, pl.Int8).alias("_votes"),
+            pl.lit(-float("inf")).alias("_rank"),
+        )
+        for f in feeds:  # most votes, then best rank; each update reads the previous columns
+            better = (pl.col(vote[f]) > pl.col("_votes")) | (
+                (pl.col(vote[f]) == pl.col("_votes")) & (pl.col(rank[f]) > pl.col("_rank"))
+            )
+            take = pl.col(ok[f]) & better
+            out = out.with_columns(
+                pl.when(take).then(pl.col(value[f])).otherwise(pl.col("_best")).alias("_best"),
+                pl.when(take).then(pl.col(vote[f])).otherwise(pl.col("_votes")).alias("_votes"),
+                pl.when(take).then(pl.col(rank[f])).otherwise(pl.col("_rank")).alias("_rank"),
+            )
+        out = out.rename({"_best": f"{field.name}_consensus", "_votes": f"{field.name}_support"})
+        out = out.drop("_rank", *value.values(), *ok.values(), *vote.values(), *rank.values())
+    return out
+
+
+def name_plausibility(records: pl.DataFrame) -> pl.DataFrame:
+    """name -> mean log frequency of its characters among all children's names."""
+    names = records.select(pl.col("child_name").alias("name")).drop_nulls().unique()
+    chars = names.with_columns(pl.col("name").str.split("").alias("char")).explode("char")
+    counts = (
+        records.select(pl.col("child_name").str.split("").alias("char"))
+        .explode("char")
+        .drop_nulls()
+        .group_by("char")
+        .len()
+    )
+    return (
+        chars.join(counts, on="char", how="left")
+        .group_by("name")
+        .agg(pl.col("len").fill_null(1).log().mean().alias("plausibility"))
+    )
+
+
+def findings(
+    records: pl.DataFrame,
+    linked: Linked,
+    as_of: date,
+    deadlines: Deadlines,
+    known_divisions: frozenset[str] | None = None,
+) -> pl.DataFrame:
+    """Every finding of the run, one row each, in the worklist's columns."""
+    wide = consensus(
+        births_wide(records, linked), as_of, known_divisions, name_plausibility(records)
+    )
+    parts = [
+        _misreported(wide),
+        _missing(wide, "pop", as_of, deadlines.pop_days),
+        _missing(wide, "police", as_of, deadlines.police_days),
+        _fictitious(wide, as_of, deadlines.police_days),
+        _duplicates(records, linked),
+    ]
+    schema = pl.Schema(FINDING_SCHEMA)
+    return pl.concat([p.select(list(FINDING_SCHEMA)).cast(schema) for p in parts])
+
+
+def _keys() -> list[pl.Expr]:
+    return [
+        pl.col("pop_key").alias("pop_record_id"),
+        pl.col("hosp_key").alias("hosp_delivery_id"),
+        pl.col("police_key").alias("police_id_number"),
+    ]
+
+
+def _route() -> pl.Expr:
+    return pl.coalesce(
+        pl.col("division_code_consensus"),
+        *(pl.col(f"{f}_division_code") for f in ("police", "hosp", "pop")),
+    ).alias("division_code")
+
+
+def _misreported(wide: pl.DataFrame) -> pl.DataFrame:
+    live = wide.filter(pl.col("hosp_outcome").fill_null(LIVE) == LIVE)
+    parts = []
+    for field in FIELDS:
+        for target in field.targets:
+            current = pl.col(f"{target}_{field.column}").cast(pl.String)
+            proposed = pl.col(f"{field.name}_consensus")
+            support = pl.col(f"{field.name}_support")
+            witnesses = [f for f in field.authority if f != target]
+            others = pl.sum_horizontal(
+                pl.col(f"{f}_{field.column}").is_not_null().cast(pl.Int8) for f in witnesses
+            )
+            differs = current.is_not_null() & proposed.is_not_null() & (current != proposed)
+            if field.name == "division_code":
+                differs = differs & ~_coarser(current, proposed)
+            wrong = live.filter(differs & (others > 0))
+            if wrong.height == 0:
+                continue
+            held_by = pl.concat_str(
+                [
+                    pl.when(pl.col(f"{f}_{field.column}").cast(pl.String) == proposed).then(
+                        pl.lit(FEED_LABELS[f])
+                    )
+                    for f in witnesses
+                ],
+                separator="、",
+                ignore_nulls=True,
+            )
+            parts.append(
+                wrong.select(
+                    pl.lit("misreported").alias("category"),
+                    pl.lit(target).alias("target_system"),
+                    pl.lit(field.name).alias("field"),
+                    current.alias("current_value"),
+                    proposed.alias("proposed_value"),
+                    *_keys(),
+                    pl.lit(None, pl.String).alias("duplicate_of"),
+                    _route(),
+                    pl.when(support >= 2).then(0.95).otherwise(0.75).alias("confidence"),
+                    pl.format(
+                        "{}与{}记录不一致：{}为准（{}）；链接：{}",
+                        pl.lit(field.label),
+                        pl.lit(FEED_LABELS[target]),
+                        held_by,
+                        pl.when(support >= 2)
+                        .then(pl.lit("两个来源一致"))
+                        .otherwise(pl.lit("权威来源")),
+                        pl.col("link_methods").fill_null("—"),
+                    ).alias("evidence"),
+                )
+            )
+    return pl.concat(parts) if parts else _empty()
+
+
+def _coarser(code: pl.Expr, precise: pl.Expr) -> pl.Expr:
+    """A county or township code that contains the precise one is imprecise, not wrong."""
+    county = code.str.ends_with("000000") & precise.str.starts_with(code.str.slice(0, 6))
+    township = code.str.ends_with("000") & precise.str.starts_with(code.str.slice(0, 9))
+    return county | township
+
+
+def _birth_date() -> pl.Expr:
+    return pl.col("birth_date_consensus").str.to_date(strict=False)
+
+
+def _missing(wide: pl.DataFrame, target: str, as_of: date, days: int) -> pl.DataFrame:
+    live_hosp = pl.col("hosp_key").is_not_null() & (pl.col("hosp_outcome") == LIVE)
+    witnessed = live_hosp | pl.col("police_key").is_not_null() if target == "pop" else live_hosp
+    due = _birth_date() <= pl.lit(as_of - timedelta(days=days))
+    absent = wide.filter(pl.col(f"{target}_key").is_null() & witnessed & due)
+    witnesses = pl.concat_str(
+        [
+            pl.when(pl.col(f"{f}_key").is_not_null()).then(pl.lit(FEED_LABELS[f]))
+            for f in FEED_ORDER
+            if f != target
+        ],
+        separator="、",
+        ignore_nulls=True,
+    )
+    sex_label = pl.col("sex_consensus").replace_strict({"M": "男", "F": "女"}, default="不详")
+    summary = pl.format(
+        "{} {} 母亲 {}",
+        pl.col("birth_date_consensus"),
+        sex_label,
+        pl.coalesce(*(pl.col(f"{f}_mother_name") for f in ("hosp", "police", "pop"))),
+    )
+    both = pl.col("hosp_key").is_not_null() & pl.col("police_key").is_not_null()
+    return absent.select(
+        pl.lit("missing").alias("category"),
+        pl.lit(target).alias("target_system"),
+        pl.lit(None, pl.String).alias("field"),
+        pl.lit(None, pl.String).alias("current_value"),
+        summary.alias("proposed_value"),
+        *_keys(),
+        pl.lit(None, pl.String).alias("duplicate_of"),
+        _route(),
+        pl.when(both).then(0.97).otherwise(0.9).alias("confidence"),
+        pl.format(
+            "{}有此出生，{}无记录；已超过{}天上报期限（截止 {}）",
+            witnesses,
+            pl.lit(FEED_LABELS[target]),
+            pl.lit(days),
+            pl.lit(as_of.isoformat()),
+        ).alias("evidence"),
+    )
+
+
+def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFrame:
+    alone = (
+        pl.col("pop_key").is_not_null()
+        & pl.col("hosp_key").is_null()
+        & pl.col("police_key").is_null()
+    )
+    stillbirth = pl.col("pop_key").is_not_null() & (pl.col("hosp_outcome") == STILLBIRTH)
+    # Without a hospital record a real birth may just not be with the police yet.
+    young = pl.col("pop_birth_date") > pl.lit(as_of - timedelta(days=police_days))
+    rows = wide.filter(alone | stillbirth)
+    return rows.select(
+        pl.lit("fictitious").alias("category"),
+        pl.lit("pop").alias("target_system"),
+        pl.lit(None, pl.String).alias("field"),
+        pl.lit("出生登记").alias("current_value"),
+        pl.lit("注销").alias("proposed_value"),
+        *_keys(),
+        pl.lit(None, pl.String).alias("duplicate_of"),
+        pl.col("pop_division_code").alias("division_code"),
+        pl.when(stillbirth).then(0.95).when(young).then(0.5).otherwise(0.85).alias("confidence"),
+        pl.when(stillbirth)
+        .then(pl.lit("住院分娩记录为死产，不应登记为出生"))
+        .when(young)
+        .then(
+            pl.lit("住院分娩、公安户籍均无此出生（含模糊查找）；出生未满公安登记期限，可能尚未落户")
+        )
+        .otherwise(pl.lit("住院分娩、公安户籍均无此出生（含模糊查找）"))
+        .alias("evidence"),
+    )
+
+
+def _duplicates(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
+    pop = records.filter(pl.col("feed") == "pop").select(
+        "uid", "key", "division_code", "entered_on"
+    )
+    rows = linked.duplicates.join(pop, on="uid").join(
+        pop.select(pl.col("uid").alias("duplicate_of"), pl.col("key").alias("kept_key")),
+        on="duplicate_of",
+    )
+    return rows.select(
+        pl.lit("duplicate").alias("category"),
+        pl.lit("pop").alias("target_system"),
+        pl.lit(None, pl.String).alias("field"),
+        pl.lit("出生登记").alias("current_value"),
+        pl.lit("注销").alias("proposed_value"),
+        pl.col("key").alias("pop_record_id"),
+        pl.lit(None, pl.String).alias("hosp_delivery_id"),
+        pl.lit(None, pl.String).alias("police_id_number"),
+        pl.col("kept_key").alias("duplicate_of"),
+        pl.col("division_code"),
+        pl.lit(0.9).alias("confidence"),
+        pl.format(
+            "与全员人口记录 {} 为同一出生（{}）；保留已与其他来源链接的那条",
+            pl.col("kept_key"),
+            pl.col("method"),
+        ).alias("evidence"),
+    )
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDING_SCHEMA)

@@ -1,0 +1,28 @@
+-- Fold tonight's findings (view `tonight`, with case_id) into the cases.
+-- $run_id: this run. Kept cases refresh their evidence; signatures live elsewhere and stay.
+UPDATE cases SET
+    current_value = t.current_value,
+    pop_record_id = t.pop_record_id,
+    hosp_delivery_id = t.hosp_delivery_id,
+    police_id_number = t.police_id_number,
+    duplicate_of = t.duplicate_of,
+    division_code = t.division_code,
+    confidence = t.confidence,
+    evidence = t.evidence,
+    last_seen_run = $run_id,
+    closed_run = NULL
+FROM tonight AS t
+WHERE cases.case_id = t.case_id;
+
+INSERT INTO cases
+SELECT t.case_id, t.category, t.target_system, t.field, t.current_value, t.proposed_value,
+       t.pop_record_id, t.hosp_delivery_id, t.police_id_number, t.duplicate_of,
+       t.division_code, t.confidence, t.evidence, 'open', $run_id, $run_id, NULL
+FROM tonight AS t
+WHERE t.case_id NOT IN (SELECT case_id FROM cases);
+
+-- A finding that is gone (a source was corrected) closes its case; applied ones are done.
+UPDATE cases SET closed_run = $run_id
+WHERE closed_run IS NULL
+  AND status <> 'applied'
+  AND case_id NOT IN (SELECT case_id FROM tonight);
