@@ -46,8 +46,9 @@ MOTHER_DATE_SEX = ("mother_id", "birth_date", "sex")
 DETERMINISTIC_PASSES = (
     Pass("出生医学证明编号", "hosp", "police", ("certificate_no",), 100,
          ("mother_id", "birth_date"), names_must_agree=False),
+    # Not the birth date: the identity number encodes it, so a typo'd number agrees with it.
     Pass("公民身份号码", "pop", "police", ("child_id",), 100,
-         ("mother_id", "birth_date", "child_name_py"), names_must_agree=False),
+         ("mother_id", "child_name_py", "mother_name_py"), names_must_agree=False),
     Pass("母亲身份号码+出生日期+性别", "hosp", "police", MOTHER_DATE_SEX, 90),
     Pass("母亲身份号码+出生日期+性别", "pop", "hosp", MOTHER_DATE_SEX, 90),
     Pass("母亲身份号码+出生日期+性别", "pop", "police", MOTHER_DATE_SEX, 85),

@@ -42,6 +42,13 @@ FIELDS = (
     Field("name", "child_name", "姓名", ("police", "pop"), ("pop", "police")),
     Field("birth_order", "birth_order", "孩次", ("hosp", "pop"), ("pop",)),
     Field("division_code", "division_code", "区划代码", ("police", "hosp", "pop"), FEED_ORDER),
+    Field(
+        "certificate_no",
+        "certificate_no",
+        "出生医学证明编号",
+        ("hosp", "police"),
+        ("hosp", "police"),
+    ),
 )
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
@@ -78,6 +85,12 @@ def births_wide(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
     return wide.join(link_methods(linked), on="birth", how="left")
 
 
+# The birth's date as the feeds give it, hospital first, to judge a mother's age.
+_BIRTH_DATE = pl.coalesce(
+    pl.col("hosp_birth_date"), pl.col("police_birth_date"), pl.col("pop_birth_date")
+)
+
+
 def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | None) -> pl.Expr:
     """Whether a value may vote: one that fails its own check is no evidence."""
     match field.name:
@@ -85,6 +98,10 @@ def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | N
             ok = value.str.contains(r"^\d{17}[\dX]$") & (
                 id_check_char(value.str.slice(0, 17)) == value.str.slice(17, 1)
             )
+            if field.name == "mother_id":  # a mother aged 9 by her number is a wrong number
+                born = value.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
+                age = (_BIRTH_DATE - born).dt.total_days() / 365.25
+                ok = ok & age.is_between(12, 60)
         case "division_code":
             # A township or county code (…000) is imprecise, not a different place.
             ok = ~value.str.ends_with("000")
@@ -92,6 +109,8 @@ def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | N
                 ok = ok & value.is_in(sorted(known))
         case "birth_date":
             ok = value <= pl.lit(as_of.isoformat())
+        case "certificate_no":
+            ok = value.str.contains(r"^[A-Z]\d{9}$")
         case _:
             ok = pl.lit(True)
     return value.is_not_null() & ok.fill_null(False)
@@ -133,6 +152,15 @@ def consensus(
             _usable(field, pl.col(value[f]), as_of, known_divisions).alias(ok[f]) for f in feeds
         )
         by_name = field.name == "name" and name_plausibility is not None
+        if by_name:  # a child usually carries the father's surname: that settles 江/姜
+            surname = pl.col("pop_father_name").str.slice(0, 1)
+            for f in feeds:
+                out = out.with_columns(
+                    (
+                        pl.col(f"{f}_name_score").fill_null(-1e9)
+                        + (pl.col(value[f]).str.slice(0, 1) == surname).fill_null(False) * 100.0
+                    ).alias(f"{f}_name_score")
+                )
         out = out.with_columns(
             *(
                 pl.sum_horizontal(
@@ -240,6 +268,10 @@ def _misreported(wide: pl.DataFrame) -> pl.DataFrame:
             differs = current.is_not_null() & proposed.is_not_null() & (current != proposed)
             if field.name == "division_code":
                 differs = differs & ~_coarser(current, proposed)
+                if target == "pop":
+                    # pop records where the family lives, the others its registered
+                    # residence: another township is a move, a neighbouring village a slip.
+                    differs = differs & (current.str.slice(0, 9) == proposed.str.slice(0, 9))
             wrong = live.filter(differs & (others > 0))
             if wrong.height == 0:
                 continue

@@ -416,7 +416,8 @@ def _reconcile(
 
     with timer.stage("link"):
         records = prepare(query_frame(con, sql("link/records")))
-        linked = link(records, fuzzy=None, min_match_weight=config.min_match_weight)
+        fuzzy = _fuzzy_pairs(con, records, config) if config.fuzzy else None
+        linked = link(records, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
     with timer.stage("reconcile"):
         found = findings(
             records,
@@ -432,6 +433,61 @@ def _reconcile(
         "INSERT INTO reconcile_state VALUES (?, ?, ?, ?)", [run_id, as_of, last_file, settings]
     )
     return Reconciled(_open_findings(con), counts.__dict__)
+
+
+def _fuzzy_pairs(
+    con: duckdb.DuckDBPyConnection, records: pl.DataFrame, config: Config
+) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """The stored Splink model's pairs for the records exact keys left unlinked.
+
+    With no stored model, one is trained on tonight's records and stored (see
+    `recon link train`).
+    """
+    from recon import fuzzy  # Splink is imported only when it is used
+
+    model = fuzzy.load_model(con)
+    if model is None:
+        model = train_model(records, config)
+        fuzzy.save_model(con, model)
+
+    def pairs(residual: pl.DataFrame) -> pl.DataFrame:
+        found = fuzzy.predict(
+            model,
+            fuzzy_frame(residual),
+            memory_limit=str(config.store["memory_limit"]),
+            max_temp_directory_size=str(config.store["max_temp_directory_size"]),
+        )
+        return found.select(
+            pl.col("unique_id_l").alias("uid_l"),
+            pl.col("unique_id_r").alias("uid_r"),
+            "match_weight",
+        )
+
+    return pairs
+
+
+TRAINING_SAMPLE = 300_000  # records; EM needs far fewer than a county's million
+
+
+def train_model(records: pl.DataFrame, config: Config) -> Any:
+    from recon import fuzzy
+
+    sample = records.sample(min(records.height, TRAINING_SAMPLE), seed=1, shuffle=False)
+    return fuzzy.train(
+        fuzzy_frame(sample),
+        memory_limit=str(config.store["memory_limit"]),
+        max_temp_directory_size=str(config.store["max_temp_directory_size"]),
+    )
+
+
+def fuzzy_frame(records: pl.DataFrame) -> pl.DataFrame:
+    """Link records in the shape recon.fuzzy expects."""
+    return records.select(
+        pl.col("uid").alias("unique_id"),
+        pl.col("feed").alias("source_dataset"),
+        "child_name", "child_id", "sex", "birth_date", "mother_name", "mother_id",
+        "division_code", "birth_rank",
+    )  # fmt: skip
 
 
 def _open_findings(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

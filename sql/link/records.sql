@@ -6,7 +6,7 @@ SELECT
     mother_name, mother_id, division_code, birth_order,
     NULL::INTEGER AS plurality, NULL::INTEGER AS birth_rank,
     NULL::VARCHAR AS certificate_no, NULL::VARCHAR AS outcome,
-    reported_on AS entered_on, NULL::VARCHAR AS registration_type
+    reported_on AS entered_on, NULL::VARCHAR AS registration_type, father_name
 FROM pop
 UNION ALL
 SELECT
@@ -15,7 +15,7 @@ SELECT
     mother_name, mother_id, division_code, birth_order,
     plurality, birth_rank,
     certificate_no, outcome,
-    registered_on, NULL
+    registered_on, NULL, NULL
 FROM hosp
 UNION ALL
 SELECT
@@ -24,5 +24,5 @@ SELECT
     mother_name, mother_id, division_code, NULL,
     NULL, NULL,
     certificate_no, NULL,
-    registered_on, registration_type
+    registered_on, registration_type, NULL
 FROM police
