@@ -107,6 +107,48 @@ def run(
     run_summary(result)
 
 
+link_app = typer.Typer(help="The probabilistic linkage model (Splink).", no_args_is_help=True)
+app.add_typer(link_app, name="link")
+
+
+@link_app.command("train")
+def link_train(
+    db: DbOption = Path("recon.duckdb"),
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="A recon.toml (default: ./recon.toml if present)."),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Also write the trained model to this JSON file."),
+    ] = None,
+) -> None:
+    """Train the linkage model on the records in the store, and store it.
+
+    Nightly runs use the stored model for what exact keys leave unlinked; until one is
+    trained, the model shipped with recon (trained on generated feeds) is used. Retrain
+    after the first weeks of real data, or when the feeds change.
+    """
+    from recon.console import console, progress_bar
+    from recon.run import train_and_store
+
+    try:
+        settings = load_config(config)
+    except ConfigError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    try:
+        with progress_bar("recon link train") as progress:
+            progress("训练链接模型", 0, 0)
+            model = train_and_store(db, settings, export)
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    except ValueError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    console.print(
+        f"链接模型已训练并保存：{model.records:,} 条记录，{model.trained_at:%Y-%m-%d %H:%M}"
+    )
+
+
 @app.command()
 def generate(
     births: Annotated[

@@ -49,6 +49,7 @@ import splink
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from recon.names import name_key
@@ -231,10 +232,12 @@ def _prediction_rules() -> list[Any]:
 
 
 def _training_rules() -> list[Any]:
-    # EM blocks on the child's keys only (never the mother alone: siblings would merge).
+    # EM blocks on the child's keys only (never the mother: siblings would merge), each
+    # narrow enough that matches are not lost among the pairs: with a million births,
+    # birth date + sex alone gives ~0.1% matches, and EM wanders off.
     return [
         block_on("child_id"),
-        block_on("birth_date", "sex"),
+        block_on("birth_date", "sex", "township"),
         block_on("child_name_py", "birth_date"),
     ]
 
@@ -372,7 +375,11 @@ def _remove_matches_from_u(settings: dict[str, Any], floor: float) -> dict[str, 
     for comparison in settings["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         corrected = [
-            max((float(lv["u_probability"]) - lam * float(lv.get("m_probability") or 0.0)) / (1 - lam), floor)
+            max(
+                (float(lv["u_probability"]) - lam * float(lv.get("m_probability") or 0.0))
+                / (1 - lam),
+                floor,
+            )
             for lv in levels
         ]
         if comparison["output_column_name"] == "mother_and_date":
@@ -428,12 +435,21 @@ def train(
         # it with an arbitrary default: it gets the floor.
         settings = _floor_unobserved_u(linker.misc.save_model_to_json(), u_floor)
         linker = Linker(tables, settings, log_level=None)
-        sessions = []
+        sessions: dict[str, str] = {}
         for rule in _training_rules():
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=_EM_MAX_PAIRS
-            )
-            sessions.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+            rule_sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            before = linker.misc.save_model_to_json()
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=_EM_MAX_PAIRS
+                )
+                sessions[rule_sql] = "ok"
+            except (SplinkException, ValueError) as exc:
+                # Splink 5 refuses an m that underflows mid-EM, and a failed session
+                # leaves the linker's comparisons filtered: go on from before it.
+                logger.warning("EM session blocked on %s failed: %s", rule_sql, exc)
+                sessions[rule_sql] = f"failed: {type(exc).__name__}"
+                linker = Linker(tables, before, log_level=None)
         settings = _remove_matches_from_u(linker.misc.save_model_to_json(), u_floor)
         settings = _cap_negative_weights(settings, _LEAST_WEIGHT)
     summary = _summary(settings, prepared, sessions)
@@ -446,7 +462,7 @@ def train(
 
 
 def _summary(
-    settings: dict[str, Any], prepared: pl.DataFrame, sessions: Sequence[str]
+    settings: dict[str, Any], prepared: pl.DataFrame, sessions: dict[str, str]
 ) -> dict[str, Any]:
     """What an auditor needs to read the model: inputs, prior, weight of each level."""
     from math import log2
@@ -468,7 +484,7 @@ def _summary(
         "records_by_feed": {feed: int(n) for feed, n in counts},
         "probability_two_random_records_match": lam,
         "prior_match_weight": round(log2(lam / (1 - lam)), 3),
-        "em_blocking_rules": list(sessions),
+        "em_sessions": sessions,
         "match_weights": weights,
     }
 
