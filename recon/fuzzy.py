@@ -8,27 +8,35 @@ digit wrong or day and month swapped, a child name written with a homophone
 scores candidate pairs of such records between feeds; the caller assigns them
 one to one. It never clusters.
 
-The input is a *link frame*, one row per record (see ``LINK_FRAME_SCHEMA``).
-The model compares:
+The input is a *link frame*, one row per record (``LINK_FRAME_SCHEMA``). The
+model compares, each comparison once:
 
-- ``child_id``: exact / Damerau-Levenshtein <= 1 (one digit, adjacent swap) / else
-- ``birth_date``: exact / one character off or day-month swapped / within 7 days / else
-- ``sex``: exact / else
-- ``mother``, once: mother_id exact / mother_id DL <= 1 / name pinyin exact / else
-- ``child_name_py``: exact / Jaro-Winkler >= 0.9 / else
-- ``division_code``: exact / same township / else (a county-only code is unknown)
+- ``child_id``: exact / one typo (Damerau-Levenshtein <= 1 and a check
+  character that does not check out) / else.
+- ``mother_and_date``: the mother (id exact; id DL <= 1 or same name pinyin;
+  unknown) jointly with the birth date (exact; one digit off, day and month
+  swapped, or within 7 days; else). Jointly, because twins share both and
+  siblings share the mother: scored apart, mother and date add up for twins.
+- ``sex``: exact / else.
+- ``child_name_py``: toneless pinyin exact / Jaro-Winkler >= 0.9 / else.
+- ``division_code``: exact / same township / else; neutral when the mother id
+  is the same (where the family lives is the mother's evidence again) or the
+  code names the county only.
 
 A value missing on either side is neutral (weight 0): hosp has no child name or
 id, and that must not count against a hospital record.
 
 Training (``train``): lambda from deterministic rules, u by seeded random
-sampling, m by EM on blocks of the *child's* keys (child id; birth date + sex;
-child name + birth date). Never on the mother: EM on same-mother blocks learns
-that same mother means same birth, and siblings merge.
+sampling, m by EM on blocks of the *child's* keys (child id; birth date + sex +
+township; child name + birth date), never on the mother (EM on same-mother
+blocks learns that same mother means same birth, and siblings merge). Then two
+corrections Splink does not make: u less the true matches that random pairs
+contain (``_remove_matches_from_u``), and no level below -10 bits
+(``_cap_negative_weights``).
 
-Every DuckDB connection here is in memory, with ``memory_limit`` and
-``max_temp_directory_size`` set and spill files in a private temporary
-directory, so a bad plan fails fast instead of filling the disk.
+Every DuckDB connection here is private and in memory, with ``memory_limit``
+and ``max_temp_directory_size`` set and spill files in a temporary directory of
+its own, so a bad plan fails fast instead of filling the disk.
 """
 
 from __future__ import annotations
@@ -37,10 +45,11 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from math import log2
 from typing import Any
 
 import duckdb
@@ -56,8 +65,6 @@ from recon.names import name_key
 from recon.normalize import id_check_char
 
 logger = logging.getLogger(__name__)
-
-FEEDS = ("pop", "hosp", "police")
 
 LINK_FRAME_SCHEMA: dict[str, pl.DataType] = {
     "unique_id": pl.String(),
@@ -92,6 +99,7 @@ _MODEL_COLUMNS = [
 # u from random pairs; EM on at most this many blocked pairs per training rule.
 _U_MAX_PAIRS = 3e7
 _EM_MAX_PAIRS = 2e6
+_EM_ITERATIONS = (25, 8, 3)  # tried in turn: see train()
 # No single disagreement counts for less than this many bits (see _cap_negative_weights).
 _LEAST_WEIGHT = -10.0
 # The deterministic rules for lambda find about this share of true cross-feed pairs.
@@ -203,19 +211,31 @@ def _comparisons() -> list[Any]:
             output_column_name="division_code",
             comparison_description="residence division",
             comparison_levels=[
-                # Where the family lives says nothing once the mother is known to be the
-                # same; counted then, it would count the mother twice (and merge twins).
-                cll.CustomLevel(
-                    "division_code_l IS NULL OR division_code_r IS NULL"
-                    " OR mother_id_l = mother_id_r",
-                    label_for_charts="division unknown, or same mother",
-                ).configure(is_null_level=True),
+                cll.NullLevel("division_code").configure(label_for_charts=_DIVISION_UNKNOWN),
                 cll.ExactMatchLevel("division_code"),
                 cll.CustomLevel("township_l = township_r", label_for_charts="same township"),
                 cll.ElseLevel(),
             ],
         ),
     ]
+
+
+_DIVISION_UNKNOWN = "division unknown, or same mother"
+# Where the family lives says nothing more once the mother is known to be the same:
+# counted then, it would count the mother twice (and add up for twins). The model
+# learns m and u for division on all pairs, and scores it only where mothers differ.
+_DIVISION_NEUTRAL_SQL = (
+    "division_code_l IS NULL OR division_code_r IS NULL OR mother_id_l = mother_id_r"
+)
+
+
+def _division_neutral_for_same_mother(settings: dict[str, Any]) -> dict[str, Any]:
+    for comparison in settings["comparisons"]:
+        if comparison["output_column_name"] == "division_code":
+            null_level = comparison["comparison_levels"][0]
+            assert null_level["label_for_charts"] == _DIVISION_UNKNOWN
+            null_level["sql_condition"] = _DIVISION_NEUTRAL_SQL
+    return settings
 
 
 def _prediction_rules() -> list[Any]:
@@ -232,12 +252,14 @@ def _prediction_rules() -> list[Any]:
 
 
 def _training_rules() -> list[Any]:
-    # EM blocks on the child's keys only (never the mother: siblings would merge), each
-    # narrow enough that matches are not lost among the pairs: with a million births,
-    # birth date + sex alone gives ~0.1% matches, and EM wanders off.
+    # EM blocks on the child's keys (never on the mother: siblings would merge), each
+    # narrow enough that matches are not lost among the pairs. With a million births,
+    # birth date + sex alone gives ~0.1% matches and EM wanders off (or underflows);
+    # the initial of the mother's name splits those blocks ~15 ways. It puts no
+    # siblings together (they differ in date), and the mother is not estimated here.
     return [
         block_on("child_id"),
-        block_on("birth_date", "sex", "township"),
+        block_on("birth_date", "sex", "substr(mother_name_py, 1, 1)"),
         block_on("child_name_py", "birth_date"),
     ]
 
@@ -321,9 +343,20 @@ def _splink_connection(
             con.close()
 
 
+class _HandledBelow(logging.Filter):
+    """Drops Splink's warning about a level EM never saw: train() caps those levels."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not observed in dataset" not in record.getMessage()
+
+
 def _quiet_splink() -> None:
-    # Splink logs progress at INFO on its own handler unless told otherwise.
+    # Splink logs progress at INFO (and SQL below) unless told otherwise.
     logging.getLogger("splink").setLevel(logging.WARNING)
+    # A logger's filters see only what is logged on it, not what its children pass up.
+    em_logger = logging.getLogger("splink.internals.expectation_maximisation")
+    if not any(isinstance(f, _HandledBelow) for f in em_logger.filters):
+        em_logger.addFilter(_HandledBelow())
 
 
 def _register(con: duckdb.DuckDBPyConnection, prepared: pl.DataFrame) -> list[SplinkDataFrame]:
@@ -348,13 +381,18 @@ def _cap_negative_weights(settings: dict[str, Any], least_weight: float) -> dict
     for comparison in settings["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         capped = [
-            max(float(lv.get("m_probability") or 0.0), float(lv["u_probability"]) * 2**least_weight)
+            max(_probability(lv.get("m_probability")), float(lv["u_probability"]) * 2**least_weight)
             for lv in levels
         ]
         total = sum(capped)
         for level, m in zip(levels, capped, strict=True):
             level["m_probability"] = m / total
     return settings
+
+
+def _probability(value: object) -> float:
+    # Splink writes a level it never observed as None or as a marker string.
+    return float(value) if isinstance(value, float | int) else 0.0
 
 
 def _cross_feed_pairs(prepared: pl.DataFrame) -> int:
@@ -376,7 +414,7 @@ def _remove_matches_from_u(settings: dict[str, Any], floor: float) -> dict[str, 
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
         corrected = [
             max(
-                (float(lv["u_probability"]) - lam * float(lv.get("m_probability") or 0.0))
+                (float(lv["u_probability"]) - lam * _probability(lv.get("m_probability")))
                 / (1 - lam),
                 floor,
             )
@@ -429,29 +467,49 @@ def train(
             recall=_DETERMINISTIC_RECALL,
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=_U_MAX_PAIRS, seed=seed)
-        # Least u the sample can tell from zero: one pair in all those drawn.
-        u_floor = 1 / min(_U_MAX_PAIRS, _cross_feed_pairs(prepared))
+        # A level no random pair reaches has u below one pair in all those drawn; and
+        # one that only families reach (a twin born after midnight) is rarer still,
+        # as rare as matches are. It is taken as a thousand times rarer than matches,
+        # so that its weight does not shrink against the prior as the feeds grow.
+        lam = linker.misc.save_model_to_json()["probability_two_random_records_match"]
+        u_floor = min(1 / min(_U_MAX_PAIRS, _cross_feed_pairs(prepared)), lam / 1000)
         # A level no random pair falls in (a typo'd id) has no u, and Splink would score
         # it with an arbitrary default: it gets the floor.
         settings = _floor_unobserved_u(linker.misc.save_model_to_json(), u_floor)
         linker = Linker(tables, settings, log_level=None)
         sessions: dict[str, str] = {}
+        # EM first counts blocked pairs on a sample of records: big enough to find some.
+        probe = min(1.0, max(0.01, 20_000 / prepared.height))
         for rule in _training_rules():
             rule_sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
             before = linker.misc.save_model_to_json()
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=_EM_MAX_PAIRS
-                )
-                sessions[rule_sql] = "ok"
-            except (SplinkException, ValueError) as exc:
-                # Splink 5 refuses an m that underflows mid-EM, and a failed session
-                # leaves the linker's comparisons filtered: go on from before it.
-                logger.warning("EM session blocked on %s failed: %s", rule_sql, exc)
-                sessions[rule_sql] = f"failed: {type(exc).__name__}"
+            for attempt, iterations in enumerate(_EM_ITERATIONS):
+                if attempt:
+                    # Splink 5 refuses an m of 0 (a level no match reaches, once EM has
+                    # pushed other probabilities out of float range) and fails the
+                    # session, leaving the linker's comparisons filtered: start again
+                    # from before it, with fewer iterations.
+                    retry = {**before, "max_iterations": iterations}
+                    linker = Linker(tables, retry, log_level=None)
+                try:
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        rule, max_pairs=_EM_MAX_PAIRS, record_sample_proportion=probe
+                    )
+                except (SplinkException, ValueError) as exc:
+                    sessions[rule_sql] = f"failed: {exc}"[:200]
+                    continue
+                sessions[rule_sql] = f"ok (at most {iterations} iterations)"
+                break
+            else:
+                logger.warning("EM blocked on %s failed: %s", rule_sql, sessions[rule_sql])
                 linker = Linker(tables, before, log_level=None)
+            if attempt:
+                restored = linker.misc.save_model_to_json()
+                restored["max_iterations"] = _EM_ITERATIONS[0]
+                linker = Linker(tables, restored, log_level=None)
         settings = _remove_matches_from_u(linker.misc.save_model_to_json(), u_floor)
         settings = _cap_negative_weights(settings, _LEAST_WEIGHT)
+        settings = _division_neutral_for_same_mother(settings)
     summary = _summary(settings, prepared, sessions)
     return LinkModel(
         settings_json=json.dumps(settings, ensure_ascii=False),
@@ -465,8 +523,6 @@ def _summary(
     settings: dict[str, Any], prepared: pl.DataFrame, sessions: dict[str, str]
 ) -> dict[str, Any]:
     """What an auditor needs to read the model: inputs, prior, weight of each level."""
-    from math import log2
-
     weights: dict[str, dict[str, float | None]] = {}
     for comparison in settings["comparisons"]:
         levels: dict[str, float | None] = {}
@@ -536,7 +592,7 @@ def predict(
             f"SELECT {', '.join(_PAIRS_SCHEMA)} FROM {scored.physical_name}"
             " ORDER BY unique_id_l, unique_id_r"
         ).pl()
-    return pairs.cast(_PAIRS_SCHEMA)  # type: ignore[arg-type]
+    return pairs.cast(_PAIRS_SCHEMA)
 
 
 # --------------------------------------------------------------------------- store

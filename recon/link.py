@@ -88,12 +88,13 @@ def link(
 ) -> Linked:
     """Group prepared records (see sql/link/records.sql and `prepare`) into births."""
     records = records.with_row_index("birth").with_columns(pl.col("birth").cast(pl.Int64))
-    members = records.select("uid", "feed", "birth")
+    members = records.select("uid", "feed", "birth", "child_name_py")
     links: list[pl.DataFrame] = []
     for step in DETERMINISTIC_PASSES:
-        candidates = _candidates_on_keys(records, step)
-        names = records if step.names_must_agree else None
-        members, accepted = _merge(members, candidates, step.left, step.right, names)
+        candidates = _candidates_on_keys(_open_to(records, members, step), step)
+        members, accepted = _merge(
+            members, candidates, step.left, step.right, step.names_must_agree
+        )
         links.append(accepted)
 
     if fuzzy is not None:
@@ -103,12 +104,13 @@ def link(
             pairs = fuzzy(residual).filter(pl.col("match_weight") >= min_match_weight)
             for left, right in (("hosp", "police"), ("pop", "hosp"), ("pop", "police")):
                 candidates = _fuzzy_candidates(records, pairs, left, right)
-                members, accepted = _merge(members, candidates, left, right, records)
+                members, accepted = _merge(members, candidates, left, right, True)
                 links.append(accepted)
 
     duplicates = _duplicates(records, members)
     births = (
         members.filter(~pl.col("uid").is_in(duplicates["uid"].implode()))
+        .select("uid", "feed", "birth")
         .pivot(on="feed", index="birth", values="uid")
         .rename({f: f"{f}_uid" for f in FEED_ORDER}, strict=False)
     )
@@ -124,11 +126,25 @@ def link_methods(linked: Linked) -> pl.DataFrame:
     members = linked.births.unpivot(
         index="birth", on=[f"{f}_uid" for f in FEED_ORDER], value_name="uid"
     )
+    # Both ends of a link lie in one birth: its left end finds the birth.
     return (
-        linked.links.unpivot(index=["method"], on=["uid_l", "uid_r"], value_name="uid")
+        linked.links.select("method", pl.col("uid_l").alias("uid"))
         .join(members, on="uid")
         .group_by("birth")
         .agg(pl.col("method").unique().sort().str.join("；").alias("link_methods"))
+    )
+
+
+def _open_to(records: pl.DataFrame, members: pl.DataFrame, step: Pass) -> pl.DataFrame:
+    """The records of the pass's two feeds whose birth still lacks the other feed."""
+    births_with = {
+        feed: members.filter(pl.col("feed") == feed)["birth"].implode()
+        for feed in (step.left, step.right)
+    }
+    placed = records.drop("birth").join(members.select("uid", "birth"), on="uid")
+    return placed.filter(
+        ((pl.col("feed") == step.left) & ~pl.col("birth").is_in(births_with[step.right]))
+        | ((pl.col("feed") == step.right) & ~pl.col("birth").is_in(births_with[step.left]))
     )
 
 
@@ -195,35 +211,30 @@ def _ranked(
     )
 
 
-def _feeds_of_births(members: pl.DataFrame) -> pl.DataFrame:
-    return members.group_by("birth").agg(
-        *((pl.col("feed") == f).any().alias(f"has_{f}") for f in FEED_ORDER)
-    )
-
-
 def _merge(
     members: pl.DataFrame,
     candidates: pl.DataFrame,
     left: str,
     right: str,
-    names: pl.DataFrame | None = None,
+    names_must_agree: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Accept one-to-one links that keep every birth to one record per feed; merge births.
 
-    With `names` (the records), births whose children's names read differently stay apart.
+    With `names_must_agree`, births whose children's names read differently stay apart.
     """
     third = next(f for f in FEED_ORDER if f not in (left, right))
-    has = _feeds_of_births(members)
-    if names is not None:
-        named = (
-            members.join(names.select("uid", "child_name_py"), on="uid")
-            .group_by("birth")
-            .agg(pl.col("child_name_py").drop_nulls().first().alias("name_py"))
-        )
-        has = has.join(named, on="birth", how="left")
-    else:
-        has = has.with_columns(pl.lit(None, pl.String).alias("name_py"))
-    birth_of = members.select("uid", "birth")
+    # Only the births the candidates touch matter: summarise those, not all births.
+    uids = pl.concat([candidates["uid_l"], candidates["uid_r"]]).unique()
+    birth_of = members.filter(pl.col("uid").is_in(uids.implode())).select("uid", "birth")
+    touched = members.filter(pl.col("birth").is_in(birth_of["birth"].unique().implode()))
+    has = touched.group_by("birth").agg(
+        *((pl.col("feed") == f).any().alias(f"has_{f}") for f in FEED_ORDER),
+        (
+            pl.col("child_name_py").drop_nulls().first()
+            if names_must_agree
+            else pl.lit(None, pl.String)
+        ).alias("name_py"),
+    )
     eligible = (
         candidates.join(birth_of, left_on="uid_l", right_on="uid")
         .join(birth_of, left_on="uid_r", right_on="uid", suffix="_r")
@@ -252,6 +263,8 @@ def assign_one_to_one(pairs: pl.DataFrame) -> pl.DataFrame:
 
     Taken as rounds of mutual best choices, which gives exactly the greedy result.
     """
+    if pairs["uid_l"].is_unique().all() and pairs["uid_r"].is_unique().all():
+        return pairs  # no record has two candidates: nothing to choose
     ranked = pairs.sort(
         ["score", "live", "agree", "entered_on", "uid_l", "uid_r"],
         descending=[True, True, True, False, False, False],
