@@ -333,9 +333,9 @@ def _store_file(
     )
     con.unregister("incoming")
 
-    con.register("incoming", validated.findings.to_arrow())
+    con.register("incoming", validated.warnings.to_arrow())
     con.execute(
-        "INSERT INTO findings SELECT ?, ?, line, record_key, field, rule, value, message "
+        "INSERT INTO warnings SELECT ?, ?, line, record_key, field, rule, value, message "
         "FROM incoming",
         [file_id, feed],
     )
@@ -378,7 +378,7 @@ def _store_file(
         skipped=False,
         rows_new=rows_new,
         rows_unchanged=accepted - rows_new,
-        warnings=validated.findings.height,
+        warnings=validated.warnings.height,
         encoding=raw.encoding,
         format=raw.format,
     )

@@ -1,5 +1,5 @@
 """Validate: run each feed's row rules (checks/<feed>.py) and split rows into accepted and
-quarantined, with a finding for every warning on an accepted row."""
+quarantined, with a warning for every check an accepted row fails."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from recon.resources import checks_module
 INDEX = "index"
 
 QUARANTINE_SCHEMA = {LINE: pl.Int64, "raw": pl.String, "reasons": pl.String}
-FINDING_SCHEMA = {
+WARNING_SCHEMA = {
     LINE: pl.Int64,
     "record_key": pl.String,
     "field": pl.String,
@@ -30,9 +30,7 @@ FINDING_SCHEMA = {
 class Validated:
     accepted: pl.DataFrame  # canonical columns of the accepted rows, with LINE and extra
     quarantined: pl.DataFrame  # LINE, raw, reasons
-    findings: (
-        pl.DataFrame
-    )  # warnings on accepted rows: LINE, record_key, field, rule, value, message
+    warnings: pl.DataFrame  # on accepted rows: LINE, record_key, field, rule, value, message
     rule_results: pl.DataFrame  # field, rule, severity, failures: every rule that failed
 
 
@@ -69,9 +67,9 @@ def validate(raw: RawFeed, canonical: pl.DataFrame, ctx: object) -> Validated:
     warnings = failures.filter(
         (pl.col("severity") == "warning") & ~pl.col(INDEX).is_in(quarantined_index.implode())
     )
-    findings = _findings(raw.feed, indexed, warnings)
+    found = _warnings(raw.feed, indexed, warnings)
     keep = [LINE, *raw.feed.column_names, "extra"]
-    return Validated(accepted.select(keep), quarantined, findings, rule_results)
+    return Validated(accepted.select(keep), quarantined, found, rule_results)
 
 
 def _failures(schema: object, frame: pl.DataFrame) -> pl.DataFrame:
@@ -134,7 +132,7 @@ def _quarantine(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([from_reader, from_rules]).sort(LINE)
 
 
-def _findings(feed: Feed, indexed: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
+def _warnings(feed: Feed, indexed: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
     parts = []
     for field in warnings["field"].unique().sort().to_list():
         subset = warnings.filter(pl.col("field") == field)
@@ -147,5 +145,5 @@ def _findings(feed: Feed, indexed: pl.DataFrame, warnings: pl.DataFrame) -> pl.D
             )
         )
     if not parts:
-        return pl.DataFrame(schema=FINDING_SCHEMA)
-    return pl.concat(parts).cast(FINDING_SCHEMA).sort(LINE, "field", "rule")  # type: ignore[arg-type]
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    return pl.concat(parts).cast(WARNING_SCHEMA).sort(LINE, "field", "rule")  # type: ignore[arg-type]

@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 
 -- Warnings on accepted rows (a readable value that fails a check).
-CREATE TABLE IF NOT EXISTS findings (
+CREATE TABLE IF NOT EXISTS warnings (
     file_id    INTEGER NOT NULL,
     feed       VARCHAR NOT NULL,
     line       BIGINT NOT NULL,

@@ -93,7 +93,7 @@ def test_rule_catches_its_error(
         assert field in result.quarantined["reasons"][0]
     else:
         assert result.accepted.height == 1, "a warning must keep its row"
-        found = result.findings.filter(field=field, rule=rule)
+        found = result.warnings.filter(field=field, rule=rule)
         assert found.height == 1
         assert found["line"][0] == 2
 

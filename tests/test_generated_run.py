@@ -111,7 +111,7 @@ def test_every_injected_warning_becomes_a_finding(generated: tuple[Path, Recon])
         if kind in WARNING_RULES
     }
     assert len({rule for _f, _l, rule in expected}) >= 10
-    found = set(recon.query("SELECT feed, line, rule FROM findings"))
+    found = set(recon.query("SELECT feed, line, rule FROM warnings"))
     assert expected - found == set()
 
 
@@ -163,7 +163,7 @@ def test_findings_match_the_truth(generated: tuple[Path, Recon]) -> None:
 def test_night_two_corrections_close_their_cases_and_keep_the_others(
     generated: tuple[Path, Recon], tmp_path: Path
 ) -> None:
-    root, recon = generated
+    _root, recon = generated
     before = {r["case_id"]: r for r in worklist_rows(recon)}
     sex_cases = [
         r
