@@ -137,7 +137,18 @@ def _one_edit(column: str) -> str:
     )
 
 
+def _date_typo(date_l: str, date_r: str) -> str:
+    """SQL: one digit typed wrong, day and month swapped, or a few days out."""
+    return (
+        f"(hamming(strftime({date_l}, '%Y%m%d'), strftime({date_r}, '%Y%m%d')) <= 1"
+        f" OR (year({date_l}) = year({date_r}) AND month({date_l}) = day({date_r})"
+        f" AND day({date_l}) = month({date_r}))"
+        f" OR abs(date_diff('day', {date_l}, {date_r})) <= 7)"
+    )
+
+
 _SAME_MOTHER_SAME_DATE = "same mother, same date"
+_SAME_MOTHER_DATE_TYPO = "same mother, date typo"
 _SAME_MOTHER_OTHER_DATE = "same mother, other date (a sibling)"
 
 
@@ -155,19 +166,12 @@ def _mother_and_date_levels() -> list[Any]:
         "((mother_id_l IS NULL OR mother_id_r IS NULL)"
         " AND (mother_name_py_l IS NULL OR mother_name_py_r IS NULL))"
     )
-    date_l, date_r = "birth_date_l", "birth_date_r"
-    exact = f"{date_l} = {date_r}"
-    # one digit typed wrong, day and month swapped, or a few days out
-    typo = (
-        f"(hamming(strftime({date_l}, '%Y%m%d'), strftime({date_r}, '%Y%m%d')) <= 1"
-        f" OR (year({date_l}) = year({date_r}) AND month({date_l}) = day({date_r})"
-        f" AND day({date_l}) = month({date_r}))"
-        f" OR abs(date_diff('day', {date_l}, {date_r})) <= 7)"
-    )
+    exact = "birth_date_l = birth_date_r"
+    typo = _date_typo("birth_date_l", "birth_date_r")
     return [
         cll.NullLevel("birth_date"),
         cll.CustomLevel(f"{same} AND {exact}", label_for_charts=_SAME_MOTHER_SAME_DATE),
-        cll.CustomLevel(f"{same} AND {typo}", label_for_charts="same mother, date typo"),
+        cll.CustomLevel(f"{same} AND {typo}", label_for_charts=_SAME_MOTHER_DATE_TYPO),
         cll.CustomLevel(same, label_for_charts=_SAME_MOTHER_OTHER_DATE),
         cll.CustomLevel(
             f"{probable} AND {exact}",
@@ -282,6 +286,8 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
 
     A division code known only to the county (``420607000000``) says nothing about
     where the family lives within it: it becomes null, and the comparison neutral.
+    ``birth_rank`` is accepted but not compared: only hosp has it, so it never tells
+    two records of different feeds apart (twins are for the one-to-one assignment).
     """
     missing = [c for c in LINK_FRAME_SCHEMA if c not in frame.columns]
     if missing:
@@ -400,7 +406,48 @@ def _cross_feed_pairs(prepared: pl.DataFrame) -> int:
     return sum(a * b for i, a in enumerate(sizes) for b in sizes[i + 1 :])
 
 
-def _remove_matches_from_u(settings: dict[str, Any], floor: float) -> dict[str, Any]:
+def _family_u(con: duckdb.DuckDBPyConnection, tables: list[SplinkDataFrame]) -> dict[str, float]:
+    """u of the same-mother levels, counted on pairs within the hosp and police feeds.
+
+    Both hold one record per baby, so two records of one feed are never one birth:
+    the share of their pairs with the same mother and the same date (twins), a near
+    date (twins either side of midnight) or another date (siblings) is what those
+    levels' u is among non-matches. Random cross-feed pairs are too few to see
+    families in, and mostly matches where they do.
+    """
+    one_per_baby = [t.physical_name for t in tables if t.dataset_display_name in ("hosp", "police")]
+    if not one_per_baby:
+        return {}
+    pairs = 0
+    counts = {_SAME_MOTHER_SAME_DATE: 0, _SAME_MOTHER_DATE_TYPO: 0, _SAME_MOTHER_OTHER_DATE: 0}
+    for table in one_per_baby:
+        rows = con.sql(
+            f"""
+            SELECT
+                count(*) FILTER (WHERE l.birth_date = r.birth_date),
+                count(*) FILTER (
+                    WHERE l.birth_date <> r.birth_date
+                    AND {_date_typo("l.birth_date", "r.birth_date")}
+                ),
+                count(*),
+                (SELECT count(*) FROM {table})
+            FROM {table} l JOIN {table} r
+            ON l.mother_id = r.mother_id AND l.unique_id < r.unique_id
+            """
+        ).fetchall()
+        same_date, near_date, same_mother, records = rows[0]
+        counts[_SAME_MOTHER_SAME_DATE] += same_date
+        counts[_SAME_MOTHER_DATE_TYPO] += near_date
+        counts[_SAME_MOTHER_OTHER_DATE] += same_mother - same_date - near_date
+        pairs += records * (records - 1) // 2
+    if pairs == 0:
+        return {}
+    return {label: max(count, 1) / pairs for label, count in counts.items()}
+
+
+def _remove_matches_from_u(
+    settings: dict[str, Any], floor: float, family: dict[str, float]
+) -> dict[str, Any]:
     """u counted on random pairs, less the true matches among them.
 
     Random pairs include matches (a share lambda of them). For levels that
@@ -408,6 +455,7 @@ def _remove_matches_from_u(settings: dict[str, Any], floor: float) -> dict[str, 
     matches are most of the count, and u comes out near lambda * m: the level's
     weight then just cancels the prior, whatever the evidence. Since
     u_observed = lambda * m + (1 - lambda) * u, solve for u, at least ``floor``.
+    The same-mother levels take their u from ``family`` (see ``_family_u``).
     """
     lam = float(settings["probability_two_random_records_match"])
     for comparison in settings["comparisons"]:
@@ -421,9 +469,11 @@ def _remove_matches_from_u(settings: dict[str, Any], floor: float) -> dict[str, 
             for lv in levels
         ]
         if comparison["output_column_name"] == "mother_and_date":
-            # Siblings are commoner than twins: with none in the sample (a short period,
-            # or synthetic data) "same mother, other date" would outweigh "same date".
             labels = [lv.get("label_for_charts") for lv in levels]
+            for label, u in family.items():
+                corrected[labels.index(label)] = u
+            # Siblings are commoner than twins: with none in the data (a short period,
+            # or synthetic data) "same mother, other date" would outweigh "same date".
             twins = labels.index(_SAME_MOTHER_SAME_DATE)
             siblings = labels.index(_SAME_MOTHER_OTHER_DATE)
             corrected[siblings] = max(corrected[siblings], corrected[twins])
@@ -453,7 +503,11 @@ def train(
     memory_limit: str = "4GB",
     max_temp_directory_size: str = "20GB",
 ) -> LinkModel:
-    """Train the model on the records of all feeds (link only between feeds)."""
+    """Train the model on the records of all feeds (link only between feeds).
+
+    ``summary``: Splink version, records by feed, lambda and the prior weight, how
+    each EM session went, and the match weight (bits) of every comparison level.
+    """
     _quiet_splink()
     prepared = prepare(frame)
     trained_at = datetime.now()
@@ -467,14 +521,14 @@ def train(
             recall=_DETERMINISTIC_RECALL,
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=_U_MAX_PAIRS, seed=seed)
-        # A level no random pair reaches has u below one pair in all those drawn; and
-        # one that only families reach (a twin born after midnight) is rarer still,
-        # as rare as matches are. It is taken as a thousand times rarer than matches,
-        # so that its weight does not shrink against the prior as the feeds grow.
+        # The least u a level gets: below one in all the pairs drawn, it cannot be
+        # told from zero; and a level only families reach (a twin born after midnight)
+        # is taken as a thousand times rarer than matches, so that its weight keeps
+        # pace with the prior as the feeds grow. A level no random pair fell in (a
+        # typo'd id) has no u at all, and Splink would score it with an arbitrary
+        # default: it gets the floor now, before EM uses it.
         lam = linker.misc.save_model_to_json()["probability_two_random_records_match"]
         u_floor = min(1 / min(_U_MAX_PAIRS, _cross_feed_pairs(prepared)), lam / 1000)
-        # A level no random pair falls in (a typo'd id) has no u, and Splink would score
-        # it with an arbitrary default: it gets the floor.
         settings = _floor_unobserved_u(linker.misc.save_model_to_json(), u_floor)
         linker = Linker(tables, settings, log_level=None)
         sessions: dict[str, str] = {}
@@ -507,7 +561,8 @@ def train(
                 restored = linker.misc.save_model_to_json()
                 restored["max_iterations"] = _EM_ITERATIONS[0]
                 linker = Linker(tables, restored, log_level=None)
-        settings = _remove_matches_from_u(linker.misc.save_model_to_json(), u_floor)
+        family = _family_u(con, tables)
+        settings = _remove_matches_from_u(linker.misc.save_model_to_json(), u_floor, family)
         settings = _cap_negative_weights(settings, _LEAST_WEIGHT)
         settings = _division_neutral_for_same_mother(settings)
     summary = _summary(settings, prepared, sessions)
