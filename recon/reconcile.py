@@ -375,11 +375,7 @@ def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFra
     young = pl.col("pop_birth_date") > pl.lit(as_of - timedelta(days=police_days))
     rows = wide.filter(alone | stillbirth)
     return rows.select(
-        pl.lit("fictitious").alias("category"),
-        pl.lit("pop").alias("target_system"),
-        pl.lit(None, pl.String).alias("field"),
-        pl.lit("出生登记").alias("current_value"),
-        pl.lit("注销").alias("proposed_value"),
+        *_cancel_registration("fictitious"),
         *_keys(),
         pl.lit(None, pl.String).alias("duplicate_of"),
         pl.col("pop_division_code").alias("division_code"),
@@ -395,6 +391,17 @@ def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFra
     )
 
 
+def _cancel_registration(category: str) -> list[pl.Expr]:
+    """A pop record that is no birth of its own: the correction is to cancel it."""
+    return [
+        pl.lit(category).alias("category"),
+        pl.lit("pop").alias("target_system"),
+        pl.lit(None, pl.String).alias("field"),
+        pl.lit("出生登记").alias("current_value"),
+        pl.lit("注销").alias("proposed_value"),
+    ]
+
+
 def _duplicates(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
     pop = records.filter(pl.col("feed") == "pop").select(
         "uid", "key", "division_code", "entered_on"
@@ -404,11 +411,7 @@ def _duplicates(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
         on="duplicate_of",
     )
     return rows.select(
-        pl.lit("duplicate").alias("category"),
-        pl.lit("pop").alias("target_system"),
-        pl.lit(None, pl.String).alias("field"),
-        pl.lit("出生登记").alias("current_value"),
-        pl.lit("注销").alias("proposed_value"),
+        *_cancel_registration("duplicate"),
         pl.col("key").alias("pop_record_id"),
         pl.lit(None, pl.String).alias("hosp_delivery_id"),
         pl.lit(None, pl.String).alias("police_id_number"),
