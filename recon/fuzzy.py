@@ -669,7 +669,11 @@ def save_model(con: duckdb.DuckDBPyConnection, model: LinkModel) -> None:
 
 def load_model(con: duckdb.DuckDBPyConnection) -> LinkModel | None:
     """The newest model in ``link_models``, or None if none was saved."""
-    _create_models_table(con)
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'link_models'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
     rows = con.execute(
         "SELECT trained_at, records, CAST(settings AS VARCHAR), CAST(summary AS VARCHAR)"
         " FROM link_models ORDER BY trained_at DESC LIMIT 1"

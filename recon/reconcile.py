@@ -76,7 +76,9 @@ class Deadlines:
 def births_wide(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
     """One row per birth: each feed's record as prefixed columns, and the link methods."""
     wide = linked.births
-    columns = [c for c in records.columns if c not in ("feed",)]
+    # Only what consensus and the findings read: a million births are wide enough.
+    needed = {"uid", "key", "mother_name", "outcome", "father_name", *(f.column for f in FIELDS)}
+    columns = [c for c in records.columns if c in needed]
     for feed in FEED_ORDER:
         side = records.filter(pl.col("feed") == feed).select(
             pl.col(c).alias(f"{feed}_{c}") for c in columns

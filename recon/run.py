@@ -427,6 +427,7 @@ def _reconcile(
             _known_divisions(con),
         )
         _store_births(con, linked, records)
+        del records, linked  # the frames of a million births go before the cases come
     with timer.stage("cases"):
         counts = update_cases(con, found, run_id)
     con.execute(

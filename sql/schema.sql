@@ -204,3 +204,11 @@ CREATE TABLE IF NOT EXISTS reconcile_state (
     last_file_id INTEGER NOT NULL,
     settings     VARCHAR NOT NULL
 );
+
+-- Trained linkage models (recon link train); the newest is used.
+CREATE TABLE IF NOT EXISTS link_models (
+    trained_at TIMESTAMP,
+    records    BIGINT,
+    settings   JSON,
+    summary    JSON
+);
