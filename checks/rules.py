@@ -19,7 +19,7 @@ from stdnum.exceptions import ValidationError
 
 from recon.config import CheckLimits as Limits
 from recon.feeds import Feed, Kind
-from recon.normalize import BAD, id_check_char
+from recon.normalize import BAD, id_check_ok
 
 Severity = Literal["quarantine", "warning"]
 QUARANTINE: Severity = "quarantine"
@@ -118,14 +118,12 @@ def _id_birth_date(field: str) -> pl.Expr:
 
 def id_valid(field: str, label: str) -> Rule:
     """Check character (ISO 7064 MOD 11-2) right and the encoded birth date a real date."""
-    number = pl.col(field)
-    check_ok = id_check_char(number.str.slice(0, 17)) == number.str.slice(17, 1)
     return Rule(
         "id_invalid",
         field,
         WARNING,
         f"{label}校验位或出生日期码错误",
-        ~_well_formed(field) | (check_ok & _id_birth_date(field).is_not_null()),
+        ~_well_formed(field) | (id_check_ok(pl.col(field)) & _id_birth_date(field).is_not_null()),
     )
 
 

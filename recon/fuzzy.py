@@ -62,7 +62,7 @@ from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from recon.names import name_key
-from recon.normalize import id_check_char
+from recon.normalize import id_check_ok
 
 logger = logging.getLogger(__name__)
 
@@ -311,9 +311,7 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("birth_date").dt.year().cast(pl.Int32).alias("birth_year"),
             pl.col("birth_date").dt.month().cast(pl.Int32).alias("birth_month"),
             pl.col("division_code").str.slice(0, 9).alias("township"),
-            (id_check_char(pl.col("child_id").str.slice(0, 17)) == pl.col("child_id").str.slice(17))
-            .fill_null(False)
-            .alias("child_id_ok"),
+            id_check_ok(pl.col("child_id")).fill_null(False).alias("child_id_ok"),
         )
         .select(_MODEL_COLUMNS)
         .collect()

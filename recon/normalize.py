@@ -69,6 +69,11 @@ def id_check_char(first17: pl.Expr) -> pl.Expr:
     )
 
 
+def id_check_ok(number: pl.Expr) -> pl.Expr:
+    """Whether an 18-character identity number carries the right check character."""
+    return id_check_char(number.str.slice(0, 17)) == number.str.slice(17, 1)
+
+
 def id_number(value: pl.Expr) -> pl.Expr:
     """18 upper-case characters; a 15-digit first-generation number is upgraded."""
     return code(value).map_batches(_upgrade_first_generation, return_dtype=pl.String)

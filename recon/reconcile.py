@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from recon.link import FEED_ORDER, LIVE, Linked, link_methods
-from recon.normalize import id_check_char
+from recon.normalize import id_check_ok
 
 STILLBIRTH = "死产"
 FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
@@ -97,9 +97,7 @@ def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | N
     """Whether a value may vote: one that fails its own check is no evidence."""
     match field.name:
         case "mother_id" | "id_number":
-            ok = value.str.contains(r"^\d{17}[\dX]$") & (
-                id_check_char(value.str.slice(0, 17)) == value.str.slice(17, 1)
-            )
+            ok = value.str.contains(r"^\d{17}[\dX]$") & id_check_ok(value)
             if field.name == "mother_id":  # a mother aged 9 by her number is a wrong number
                 born = value.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
                 age = (_BIRTH_DATE - born).dt.total_days() / 365.25
