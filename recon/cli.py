@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal, cast
@@ -94,6 +96,8 @@ def run(
     from recon.run import run as run_inbox
 
     reference = _parse_date(as_of)
+    if not inbox.is_dir():
+        raise _fail(EXIT_USAGE, f"--inbox {inbox}: no such folder")
     try:
         settings = load_config(config)
     except ConfigError as exc:
@@ -193,5 +197,22 @@ def generate(
     generate_summary(summary)
 
 
+def entry() -> None:
+    """The `recon` console script.
+
+    Leaves without interpreter teardown: Splink keeps DuckDB objects alive in module
+    state, and their binding reports them as "leaked" on stderr at teardown, noise in
+    every cron mail. The store is closed and every output written by then.
+    """
+    code = 0
+    try:
+        app(standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    entry()
