@@ -57,11 +57,14 @@ DETERMINISTIC_PASSES = (
 )  # fmt: skip
 
 # Pop duplicates: the same birth entered twice; twins differ in name, so the name counts.
-DUPLICATE_KEYS = (
-    ("公民身份号码", ("child_id",)),
-    ("母亲身份号码+出生日期+性别+姓名", ("mother_id", "birth_date", "sex", "child_name_py")),
-    ("姓名+母亲姓名+出生日期+性别", ("child_name_py", "mother_name_py", "birth_date", "sex")),
-    ("母亲身份号码+出生日期+性别（未起名）", ("mother_id", "birth_date", "sex")),
+DUPLICATE_KEYS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (method, equal keys, at least one of these equal too)
+    ("公民身份号码", ("child_id",), ("mother_id", "child_name_py", "mother_name_py")),
+    ("母亲身份号码+出生日期+性别+姓名", ("mother_id", "birth_date", "sex", "child_name_py"), ()),
+    ("姓名+母亲姓名+出生日期+性别", ("child_name_py", "mother_name_py", "birth_date", "sex"), ()),
+    # One of the two dates mistyped: same mother, sex and name is still the same child.
+    ("母亲身份号码+性别+姓名", ("mother_id", "sex", "child_name_py"), ()),
+    ("母亲身份号码+出生日期+性别（未起名）", ("mother_id", "birth_date", "sex"), ()),
 )
 UNNAMED = "母亲身份号码+出生日期+性别（未起名）"  # used only where one record has no name yet
 
@@ -290,7 +293,11 @@ def _incomplete(members: pl.DataFrame) -> pl.Series:
 
 
 def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
-    """Pop records alone in their birth that repeat a pop record linked to other feeds."""
+    """Pop records alone in their birth that repeat another pop record.
+
+    The kept record is the one linked to other feeds; between two lonely records, the one
+    reported first.
+    """
     sizes = members.group_by("birth").len()
     placed = members.join(sizes, on="birth")
     alone = placed.filter((pl.col("feed") == "pop") & (pl.col("len") == 1))["uid"]
@@ -298,11 +305,44 @@ def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     pop = records.filter(pl.col("feed") == "pop")
     lonely = pop.filter(pl.col("uid").is_in(alone.implode()))
     kept = pop.filter(pl.col("uid").is_in(linked.implode()))
-    found = []
-    for method, keys in DUPLICATE_KEYS:
-        pairs = lonely.drop_nulls(list(keys)).join(
-            kept.drop_nulls(list(keys)), on=list(keys), suffix="_r"
+    found = [_repeats(lonely, kept)]
+    # Lonely records repeating each other: the later report repeats the earlier one.
+    among = (
+        _repeats(lonely, lonely)
+        .join(
+            pop.select(pl.col("uid").alias("duplicate_of"), pl.col("entered_on").alias("kept_on")),
+            on="duplicate_of",
         )
+        .join(pop.select("uid", "entered_on"), on="uid")
+    )
+    later = (pl.col("entered_on") > pl.col("kept_on")) | (
+        (pl.col("entered_on") == pl.col("kept_on")) & (pl.col("uid") > pl.col("duplicate_of"))
+    )
+    found.append(among.filter(later).select("uid", "duplicate_of", "method"))
+    # A record repeating two others (possible only for twins) is no duplicate of either.
+    candidates = pl.concat(found).unique(["uid", "duplicate_of"], keep="first", maintain_order=True)
+    candidates = candidates.filter(~pl.col("duplicate_of").is_in(candidates["uid"].implode()))
+    counts = candidates.group_by("uid").agg(pl.col("duplicate_of").n_unique().alias("n"))
+    single = counts.filter(pl.col("n") == 1)["uid"]
+    return candidates.filter(pl.col("uid").is_in(single.implode())).unique(
+        "uid", keep="first", maintain_order=True
+    )
+
+
+def _repeats(lonely: pl.DataFrame, others: pl.DataFrame) -> pl.DataFrame:
+    """uid (lonely) -> duplicate_of (in `others`), by the duplicate keys."""
+    found = []
+    for method, keys, corroborate in DUPLICATE_KEYS:
+        pairs = lonely.drop_nulls(list(keys)).join(
+            others.drop_nulls(list(keys)), on=list(keys), suffix="_r"
+        )
+        pairs = pairs.filter(pl.col("uid") != pl.col("uid_r"))
+        if corroborate:
+            pairs = pairs.filter(
+                pl.any_horizontal(
+                    (pl.col(f) == pl.col(f"{f}_r")).fill_null(False) for f in corroborate
+                )
+            )
         if method == UNNAMED:
             pairs = pairs.filter(pl.col("child_name").is_null() | pl.col("child_name_r").is_null())
         found.append(
@@ -310,10 +350,4 @@ def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
                 "uid", pl.col("uid_r").alias("duplicate_of"), pl.lit(method).alias("method")
             )
         )
-    # A record repeating two kept records (possible only for twins) is no duplicate of either.
-    candidates = pl.concat(found).unique(["uid", "duplicate_of"], keep="first", maintain_order=True)
-    counts = candidates.group_by("uid").agg(pl.col("duplicate_of").n_unique().alias("n"))
-    single = counts.filter(pl.col("n") == 1)["uid"]
-    return candidates.filter(pl.col("uid").is_in(single.implode())).unique(
-        "uid", keep="first", maintain_order=True
-    )
+    return pl.concat(found)
