@@ -233,6 +233,7 @@ def findings(
         _missing(wide, "police", as_of, deadlines.police_days),
         _fictitious(wide, as_of, deadlines.police_days),
         _duplicates(records, linked),
+        _twin_ranks(records),
     ]
     schema = pl.Schema(FINDING_SCHEMA)
     return pl.concat([p.select(list(FINDING_SCHEMA)).cast(schema) for p in parts])
@@ -387,6 +388,59 @@ def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFra
             pl.lit("住院分娩、公安户籍均无此出生（含模糊查找）；出生未满公安登记期限，可能尚未落户")
         )
         .otherwise(pl.lit("住院分娩、公安户籍均无此出生（含模糊查找）"))
+        .alias("evidence"),
+    )
+
+
+def _twin_ranks(records: pl.DataFrame) -> pl.DataFrame:
+    """A rank (胎序) beyond the plurality (胎数), put right by the delivery's other babies.
+
+    Only the hospital records the rank. A single birth's rank is 1; a twin's is the one
+    rank its siblings (same mother, within a day) leave free.
+    """
+    hosp = records.filter((pl.col("feed") == "hosp") & (pl.col("plurality") >= 1)).select(
+        "key", "mother_id", "birth_date", "plurality", "birth_rank", "division_code"
+    )
+    bad = hosp.filter(~pl.col("birth_rank").is_between(1, pl.col("plurality")))
+    siblings = (
+        bad.join(hosp, on="mother_id", how="left", suffix="_sib")
+        .with_columns(
+            (
+                (pl.col("key") != pl.col("key_sib"))
+                & ((pl.col("birth_date") - pl.col("birth_date_sib")).dt.total_days().abs() <= 1)
+                & pl.col("birth_rank_sib").is_between(1, pl.col("plurality"))
+            ).alias("sibling")
+        )
+        .group_by("key", "plurality", "birth_rank", "division_code")
+        .agg(
+            pl.col("birth_rank_sib").filter(pl.col("sibling")).unique().alias("taken"),
+            pl.col("sibling").sum().alias("siblings"),
+        )
+    )
+    free = siblings.with_columns(
+        pl.int_ranges(1, pl.col("plurality") + 1).list.set_difference("taken").alias("free")
+    ).filter((pl.col("free").list.len() == 1) & (pl.col("siblings") == pl.col("plurality") - 1))
+    return free.select(
+        pl.lit("misreported").alias("category"),
+        pl.lit("hosp").alias("target_system"),
+        pl.lit("birth_rank").alias("field"),
+        pl.col("birth_rank").cast(pl.String).alias("current_value"),
+        pl.col("free").list.first().cast(pl.String).alias("proposed_value"),
+        pl.lit(None, pl.String).alias("pop_record_id"),
+        pl.col("key").alias("hosp_delivery_id"),
+        pl.lit(None, pl.String).alias("police_id_number"),
+        pl.lit(None, pl.String).alias("duplicate_of"),
+        pl.col("division_code"),
+        pl.lit(0.9).alias("confidence"),
+        pl.when(pl.col("plurality") == 1)
+        .then(pl.lit("单胎分娩，胎序应为 1"))
+        .otherwise(
+            pl.format(
+                "胎序超出胎数 {}；同次分娩的其他胎已占第 {} 胎",
+                pl.col("plurality"),
+                pl.col("taken").list.sort().cast(pl.List(pl.String)).list.join("、"),
+            )
+        )
         .alias("evidence"),
     )
 

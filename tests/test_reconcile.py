@@ -187,3 +187,32 @@ def test_case_ids_survive_a_second_night_and_a_corrected_record_closes_its_case(
     assert second == {k: v for k, v in first.items() if v == "fictitious"}
     closed = recon.query("SELECT category, closed_run FROM cases WHERE closed_run IS NOT NULL")
     assert closed == [("misreported", 3)]
+
+
+def test_a_rank_beyond_the_plurality_is_put_right_by_the_other_babies(
+    recon: Recon, tmp_path: Path
+) -> None:
+    hosp = [
+        hosp_row(登记编号="H1", 胎数="2", 胎序="1", 出生医学证明编号="Q420000001"),
+        hosp_row(
+            登记编号="H2",
+            胎数="2",
+            胎序="3",
+            分娩时间="2024-03-05 08:41",
+            出生医学证明编号="Q420000002",
+        ),
+        hosp_row(
+            登记编号="H3",
+            胎数="1",
+            胎序="2",
+            产妇公民身份号码=MOTHER_ID_2,
+            出生医学证明编号="Q420000003",
+        ),
+    ]
+    inbox = inbox_of(tmp_path / "in", [], hosp, [])
+    assert recon.run(inbox, as_of=date(2024, 4, 1)).exit_code == 0  # nothing due yet
+    cases = sorted(
+        (c["hosp_delivery_id"], c["field"], c["current_value"], c["proposed_value"])
+        for c in worklist(recon)
+    )
+    assert cases == [("H2", "birth_rank", "3", "2"), ("H3", "birth_rank", "2", "1")]
