@@ -91,9 +91,16 @@ def run_summary(result: RunResult) -> None:
     table.add_row("合计", "", *(f"{t:,}" for t in totals), "", "", "")
     console.print(table)
 
-    if result.findings:
-        counts = ", ".join(f"{rule} {n:,}" for rule, n in result.findings.items())
-        console.print(f"规则未通过（行数）: {counts}")
+    if result.validation:
+        counts = ", ".join(f"{rule} {n:,}" for rule, n in result.validation.items())
+        console.print(f"行规则未通过（行数）: {counts}")
+    labels = {"missing": "漏报", "misreported": "错报", "fictitious": "虚报", "duplicate": "重报"}
+    found = "，".join(f"{labels.get(c, c)} {n:,}" for c, n in result.findings.items()) or "无"
+    cases = result.cases
+    console.print(
+        f"待核实案件: {found}（本次新开 {cases.get('opened', 0):,}，"
+        f"保留 {cases.get('kept', 0):,}，关闭 {cases.get('closed', 0):,}）"
+    )
     for failure in result.expectation_failures:
         console.print(
             f"[yellow]数据期望未满足[/] {failure.file}: {failure.label} "

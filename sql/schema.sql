@@ -212,3 +212,92 @@ CREATE TABLE IF NOT EXISTS link_models (
     settings   JSON,
     summary    JSON
 );
+
+-- ---------------------------------------------------------------------------------------
+-- Sign-off (六签字): exports, signatures, status log, corrections, corrected register.
+-- DuckDB has CHECK constraints but no triggers and no cross-table checks, so:
+--   * case_status_log accepts only the allowed transitions (CHECK below); every status
+--     change of a case goes through recon.signoff and writes a row here first;
+--   * signatures enforce position, decision and "reason required with 不同意" by CHECK;
+--   * apply selects only cases with six 同意 signatures at positions 1..6 (SQL, not code).
+-- ---------------------------------------------------------------------------------------
+
+-- One worklist handed out for signing; the fingerprint detects a case changed since.
+CREATE TABLE IF NOT EXISTS exports (
+    export_id     VARCHAR PRIMARY KEY,
+    created_at    TIMESTAMP NOT NULL,
+    division_code VARCHAR,
+    format        VARCHAR NOT NULL,
+    case_ids      JSON NOT NULL,
+    fingerprint   VARCHAR NOT NULL,
+    CHECK (format IN ('xlsx', 'csv'))
+);
+
+-- The six sign-offs per case, in the configured order; never overwritten.
+CREATE TABLE IF NOT EXISTS signatures (
+    case_id     VARCHAR NOT NULL,
+    position    INTEGER NOT NULL,
+    role        VARCHAR NOT NULL,
+    name        VARCHAR NOT NULL,
+    signed_on   DATE NOT NULL,
+    decision    VARCHAR NOT NULL,
+    reason      VARCHAR,
+    export_id   VARCHAR NOT NULL,
+    imported_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (case_id, position),
+    CHECK (position BETWEEN 1 AND 6),
+    CHECK (decision IN ('同意', '不同意')),
+    CHECK (decision = '同意' OR length(trim(coalesce(reason, ''))) > 0)
+);
+
+-- Every status change of a case; only the allowed transitions can be written.
+CREATE TABLE IF NOT EXISTS case_status_log (
+    case_id     VARCHAR NOT NULL,
+    from_status VARCHAR NOT NULL,
+    to_status   VARCHAR NOT NULL,
+    changed_at  TIMESTAMP NOT NULL,
+    cause       VARCHAR NOT NULL,  -- the export id of the import, or 'apply'
+    CHECK ((from_status, to_status) IN (
+        ('open', 'signing'), ('open', 'rejected'),
+        ('signing', 'approved'), ('signing', 'rejected'),
+        ('approved', 'applied')))
+);
+
+-- The ledger of applied corrections, append-only: the corrected register is derived from it.
+CREATE TABLE IF NOT EXISTS corrections (
+    case_id       VARCHAR PRIMARY KEY,
+    target_system VARCHAR NOT NULL,
+    action        VARCHAR NOT NULL,  -- update | remove | add
+    record_id     VARCHAR,
+    field         VARCHAR,
+    old_value     VARCHAR,
+    new_value     VARCHAR,
+    evidence      VARCHAR,
+    applied_at    TIMESTAMP NOT NULL,
+    signatures    JSON NOT NULL,
+    CHECK (action IN ('update', 'remove', 'add')),
+    CHECK (json_array_length(signatures) = 6)
+);
+
+-- The corrected population register: current pop records with the applied corrections.
+CREATE TABLE IF NOT EXISTS corrected_pop (
+    record_id      VARCHAR PRIMARY KEY,
+    version        INTEGER,
+    file_id        INTEGER,
+    line           BIGINT,
+    row_hash       VARCHAR,
+    name           VARCHAR,
+    sex            VARCHAR,
+    birth_date     DATE,
+    id_number      VARCHAR,
+    mother_name    VARCHAR,
+    mother_id      VARCHAR,
+    father_name    VARCHAR,
+    birth_order    INTEGER,
+    division_code  VARCHAR,
+    reported_on    DATE,
+    reporting_unit VARCHAR,
+    extra          JSON,
+    case_id        VARCHAR,    -- the applied case(s) that changed this row, comma-separated
+    applied_at     TIMESTAMP
+);
