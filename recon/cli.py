@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import typer
 
@@ -112,6 +112,124 @@ def run(
     except ValueError as exc:  # e.g. a malformed size in [store]
         raise _fail(EXIT_USAGE, f"configuration: {exc}") from None
     run_summary(result)
+
+
+worklist_app = typer.Typer(
+    help="Worklists out to the townships, signatures back (六签字).", no_args_is_help=True
+)
+app.add_typer(worklist_app, name="worklist")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="A recon.toml (default: ./recon.toml if present).")
+]
+
+
+def _settings(config: Path | None) -> Any:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+
+
+@worklist_app.command("export")
+def worklist_export(
+    out: Annotated[Path, typer.Option("--out", help="The file to write (.xlsx or .csv).")],
+    db: DbOption = Path("recon.duckdb"),
+    division: Annotated[
+        str | None,
+        typer.Option("--division", help="Only cases of this county/township/village code."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="xlsx (to print and sign) or csv.")] = "xlsx",
+    full_id: Annotated[
+        bool, typer.Option("--full-id", help="Show identity numbers in full (masked by default).")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write the open cases of a township or village, with six signature blocks each."""
+    from recon.console import console
+    from recon.signoff import SignoffError, export_worklist
+    from recon.store import transaction
+
+    if fmt not in ("xlsx", "csv"):
+        raise _fail(EXIT_USAGE, f"--format {fmt!r}: use xlsx or csv")
+    settings = _settings(config)
+    try:
+        with transaction(db, settings.store) as con:
+            result = export_worklist(
+                con, out, roles=settings.roles, division=division,
+                fmt=cast(Literal["xlsx", "csv"], fmt), full_id=full_id,
+            )  # fmt: skip
+    except (SignoffError, FileNotFoundError) as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    console.print(f"已导出 {result.cases:,} 个案件到 {result.path}（导出编号 {result.export_id}）")
+
+
+@worklist_app.command("import")
+def worklist_import(
+    file: Annotated[Path, typer.Argument(help="A signed worklist exported by recon.")],
+    db: DbOption = Path("recon.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Take the signatures of a returned worklist; every problem is reported by row.
+
+    A file recon did not export, or whose cases changed since, is refused whole (exit 3).
+    """
+    from rich.table import Table
+
+    from recon.console import console
+    from recon.signoff import SignoffError, import_worklist
+    from recon.store import transaction
+
+    settings = _settings(config)
+    if not file.is_file():
+        raise _fail(EXIT_USAGE, f"{file}: no such file")
+    try:
+        with transaction(db, settings.store) as con:
+            result = import_worklist(con, file, roles=settings.roles, today=date.today())
+    except SignoffError as exc:
+        raise _fail(EXIT_INPUT, f"{file}: {exc} (nothing was imported)") from None
+    except FileNotFoundError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    console.print(
+        f"{file.name}: {result.rows:,} 行，新增签字 {result.signatures_added:,}，"
+        f"案件状态变化 {result.cases_updated:,}，问题 {len(result.problems):,}"
+    )
+    if result.problems:
+        table = Table("行", "案件编号", "问题")
+        for problem in result.problems:
+            table.add_row(str(problem.row), problem.case_id or "", problem.problem)
+        console.print(table)
+
+
+@app.command("apply")
+def apply_corrections(
+    db: DbOption = Path("recon.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="Where corrected_pop.csv goes.")] = Path("out"),
+    config: ConfigOption = None,
+) -> None:
+    """Apply the cases all six signed 同意 to the corrected register (corrected_pop)."""
+    from recon.console import console
+    from recon.signoff import SignoffError, apply
+    from recon.store import transaction
+
+    settings = _settings(config)
+    try:
+        with transaction(db, settings.store) as con:
+            result = apply(con, out)
+    except (SignoffError, FileNotFoundError) as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    console.print(
+        f"已应用 {result.cases_applied:,} 个案件（更正 {result.corrections_added:,} 条），"
+        f"更正后的全员人口 {result.register_rows:,} 行：{result.path}"
+    )
+    for case_id in result.refused:
+        console.print(f"[yellow]未应用[/] {case_id}：状态为已批准，但不是六人全部同意")
 
 
 link_app = typer.Typer(help="The probabilistic linkage model (Splink).", no_args_is_help=True)

@@ -109,3 +109,22 @@ def execute_script(
         if body:
             used = {k: v for k, v in params.items() if f"${k}" in body}
             con.execute(body, used)
+
+
+@contextmanager
+def transaction(db_path: Path, settings: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The existing store, locked, in one transaction: all of the work or none of it."""
+    with exclusive(db_path):
+        if not db_path.exists():
+            raise FileNotFoundError(f"{db_path} does not exist: run `recon run` first")
+        con = connect(db_path, settings)
+        try:
+            con.begin()
+            create_schema(con)
+            yield con
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            con.close()

@@ -301,3 +301,18 @@ CREATE TABLE IF NOT EXISTS corrected_pop (
     case_id        VARCHAR,    -- the applied case(s) that changed this row, comma-separated
     applied_at     TIMESTAMP
 );
+
+-- The audit log (recon audit verify): append-only and hash-chained. Every signature and
+-- every status change is an entry. hash = SHA-256 of the canonical JSON of the entry plus
+-- prev_hash (see recon/audit.py); seq starts at 1, the first prev_hash is 64 zeros.
+-- details holds ids of cases, files and runs only, never personal data.
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq       BIGINT PRIMARY KEY,
+    "at"      TIMESTAMP NOT NULL,  -- quoted: AT is a keyword in DuckDB
+    run_id    INTEGER,
+    action    VARCHAR NOT NULL,
+    subject   VARCHAR,
+    details   JSON,
+    prev_hash VARCHAR NOT NULL,
+    hash      VARCHAR NOT NULL
+);
