@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from recon import audit
 from recon.resources import sql
 from recon.store import execute_script, query_frame, scalar
 
@@ -70,15 +71,28 @@ def update_cases(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, run_id:
         kept = scalar(
             con, "SELECT count(*) FROM tonight WHERE case_id IN (SELECT case_id FROM cases)"
         )
-        closed = scalar(
+        opened = query_frame(
             con,
-            "SELECT count(*) FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
-            "AND case_id NOT IN (SELECT case_id FROM tonight)",
+            "SELECT case_id, category, target_system FROM tonight "
+            "WHERE case_id NOT IN (SELECT case_id FROM cases WHERE closed_run IS NULL) "
+            "ORDER BY case_id",
+        )
+        closed = query_frame(
+            con,
+            "SELECT case_id FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
+            "AND case_id NOT IN (SELECT case_id FROM tonight) ORDER BY case_id",
         )
         execute_script(con, sql("cases/update"), {"run_id": run_id})
     finally:
         con.unregister("tonight")
-    return CaseCounts(opened=tonight.height - kept, kept=kept, closed=closed)
+    # Every case opened (or reopened) and closed is an audit entry; kept ones are not.
+    audit.append_many(
+        con,
+        [("case_opened", c, {"category": k, "target_system": t}) for c, k, t in opened.iter_rows()]
+        + [("case_closed", c, {}) for (c,) in closed.iter_rows()],
+        run_id=run_id,
+    )
+    return CaseCounts(opened=tonight.height - kept, kept=kept, closed=closed.height)
 
 
 def worklist(

@@ -232,6 +232,42 @@ def apply_corrections(
         console.print(f"[yellow]未应用[/] {case_id}：状态为已批准，但不是六人全部同意")
 
 
+audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+EXIT_TAMPERED = 1
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = Path("recon.duckdb"), config: ConfigOption = None) -> None:
+    """Recompute the audit log's hash chain and check case statuses against signatures.
+
+    Exit 0 when intact; exit 1 naming the first bad entry when any row was edited,
+    deleted, inserted or reordered, or a case's status is not borne out.
+    """
+    from recon import audit
+    from recon.console import console
+    from recon.signoff import status_violations
+    from recon.store import connect
+
+    settings = _settings(config)
+    if not db.exists():
+        raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
+    try:
+        con = connect(db, settings.store, read_only=True)
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    try:
+        check = audit.verify(con)
+        violations = status_violations(con) if check.ok else []
+    finally:
+        con.close()
+    if not check.ok:
+        raise _fail(EXIT_TAMPERED, f"审计日志被改动 (audit log altered): {check.problem}")
+    if violations:
+        raise _fail(EXIT_TAMPERED, "案件状态与签字不符: " + "; ".join(violations[:20]))
+    console.print(f"审计日志完整：{check.entries:,} 条记录，哈希链无误 (audit log intact)")
+
+
 link_app = typer.Typer(help="The probabilistic linkage model (Splink).", no_args_is_help=True)
 app.add_typer(link_app, name="link")
 

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import __version__
+from recon import __version__, audit
 from recon.cases import update_cases, worklist
 from recon.config import Config
 from recon.divisions import read_divisions
@@ -166,6 +166,7 @@ def _run_in_transaction(
         "INSERT INTO runs (run_id, started_at, as_of, inbox, tool_version) VALUES (?, ?, ?, ?, ?)",
         [run_id, datetime.now(), as_of, str(inbox_dir.resolve()), __version__],
     )
+    audit.append(con, "run", f"run:{run_id}", {"as_of": as_of.isoformat()}, run_id=run_id)
 
     notes: list[str] = []
     with timer.stage("divisions"):
@@ -204,6 +205,13 @@ def _run_in_transaction(
         report(f"入库 {name}", done + 3, steps)
         with timer.stage("store"):
             file_report = _store_file(con, run_id, raw, validated, outcomes, sha)
+            audit.append(
+                con, "ingest", f"file:{file_report.file_id}",
+                {"feed": file_report.feed, "sha256": sha, "rows_read": file_report.rows_read,
+                 "rows_accepted": file_report.rows_accepted,
+                 "rows_quarantined": file_report.rows_quarantined},
+                run_id=run_id,
+            )  # fmt: skip
         files.append(file_report)
         for rule, failures_of_rule in validated.rule_results.select("rule", "failures").iter_rows():
             rule_failures[rule] += failures_of_rule

@@ -28,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from recon import audit
 from recon.cases import DEFAULT_ROLES, SIGNATURE_PARTS
 from recon.outputs import FORMULA_STARTS, write_csv
 from recon.resources import sql
@@ -186,6 +187,7 @@ def transition(con: duckdb.DuckDBPyConnection, case_id: str, to_status: str, cau
         "UPDATE cases SET status = ? WHERE case_id = ? AND status = ?",
         [to_status, case_id, current],
     )
+    audit.append(con, "case_status", case_id, {"from": current, "to": to_status, "cause": cause})
 
 
 def status_violations(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -271,6 +273,9 @@ def export_worklist(
     con.execute(
         "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?)",
         [export_id, _now(), division, fmt, json.dumps(case_ids), digest],
+    )
+    audit.append(
+        con, "export", export_id, {"cases": len(case_ids), "division": division, "format": fmt}
     )
     return ExportResult(export_id=export_id, path=out, cases=len(case_ids), fingerprint=digest)
 
@@ -491,9 +496,22 @@ def import_worklist(
                     sig.reason, export_id, imported_at,
                 ],
             )  # fmt: skip
+        # The signer's name stays in `signatures`; the audit entry carries no personal data.
+        audit.append_many(
+            con,
+            [
+                ("signature", case_id, {"position": s.position, "role": s.role,
+                                        "decision": s.decision, "export_id": export_id})
+                for s in new
+            ],
+        )  # fmt: skip
         added += len(new)
         _settle_status(con, case_id, len(roles), export_id)
         updated.add(case_id)
+    audit.append(
+        con, "import", export_id,
+        {"rows": len(rows), "signatures": added, "cases": len(updated), "problems": len(problems)},
+    )  # fmt: skip
     return ImportResult(
         export_id=export_id,
         rows=len(rows),
@@ -840,6 +858,7 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
     )
     path = out_dir / "corrected_pop.csv"
     write_csv(register, path)
+    audit.append(con, "apply", None, {"cases": len(ready), "corrections": added})
     return ApplyResult(
         cases_applied=len(ready),
         corrections_added=added,

@@ -45,9 +45,12 @@ def test_second_run_on_the_same_inbox_changes_nothing(recon: Recon, inbox: Path)
     assert recon.run(inbox).exit_code == 0
     second = recon.dump()
     for table in first:
-        if table != "runs":
+        if table not in ("runs", "audit_log"):
             assert second[table] == first[table], table
     assert len(second["runs"]) == 2
+    # No new audit entries except the run (contract.md).
+    new = [row for row in second["audit_log"] if row not in first["audit_log"]]
+    assert [row[3] for row in new] == ["run"]
     summary = run_json(recon)
     assert all(f["skipped"] for f in summary["files"])
     assert (recon.out / "quarantine.csv").read_bytes() == quarantine
