@@ -100,9 +100,17 @@ def worklist(
 ) -> pl.DataFrame:
     """The open cases in the contract's worklist columns, with the six sign-off blocks."""
     cases = query_frame(con, sql("outputs/worklist"))
-    blocks = []
+    signed = query_frame(
+        con,
+        "SELECT case_id, position, name, CAST(signed_on AS VARCHAR) AS date, decision, reason "
+        "FROM signatures WHERE case_id IN (SELECT case_id FROM cases WHERE closed_run IS NULL)",
+    )
     for number, role in enumerate(roles, start=1):
-        for part in SIGNATURE_PARTS:
-            value = pl.lit(role) if part == "role" else pl.lit(None, pl.String)
-            blocks.append(value.alias(f"sig{number}_{part}"))
-    return cases.with_columns(blocks)
+        given = signed.filter(pl.col("position") == number).select(
+            "case_id", *(pl.col(p).alias(f"sig{number}_{p}") for p in SIGNATURE_PARTS[1:])
+        )
+        cases = cases.join(given, on="case_id", how="left").with_columns(
+            pl.lit(role).alias(f"sig{number}_role")
+        )
+    order = [f"sig{n}_{p}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
+    return cases.select(*(c for c in cases.columns if c not in order), *order)

@@ -75,3 +75,28 @@ def test_a_workbook_not_exported_by_recon_is_refused(recon: Recon, tmp_path: Pat
     result = recon("worklist", "import", str(forged), "--db", str(recon.db))
     assert result.exit_code == 3
     assert "forged.csv" in result.output
+
+
+def test_signatures_survive_later_nights(recon: Recon, tmp_path: Path) -> None:
+    assert recon.run(night(tmp_path / "in"), as_of=AS_OF).exit_code == 0
+    book = tmp_path / "wl.xlsx"
+    assert recon("worklist", "export", "--db", str(recon.db), "--out", str(book)).exit_code == 0
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("签字人1姓名") + 1, "王专干")
+    sheet.cell(2, header.index("签字人1日期") + 1, date(2025, 1, 2))
+    sheet.cell(2, header.index("签字人1意见") + 1, "同意")
+    workbook.save(book)
+    assert recon("worklist", "import", str(book), "--db", str(recon.db)).exit_code == 0
+
+    later = tmp_path / "in2"
+    later.mkdir()
+    write_csv(later / "police_births_2.csv", [police_row(登记日期="2024-05-02")])  # a new version
+    for inbox in (later, tmp_path / "in"):
+        assert recon.run(inbox, as_of=AS_OF).exit_code == 0
+        with (recon.out / "worklist.csv").open(encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [
+            (r["status"], r["sig1_name"], r["sig1_decision"], r["sig2_name"]) for r in rows
+        ] == [("signing", "王专干", "同意", "")]
