@@ -362,3 +362,18 @@ def verify(con: duckdb.DuckDBPyConnection, chunk: int = VERIFY_CHUNK) -> AuditCh
                 )
             prev = stored
             expected_seq += 1
+
+
+def check_head(con: duckdb.DuckDBPyConnection, seq: int, hash_: str) -> str | None:
+    """A problem if the entry a run recorded as the head is gone or changed, else None.
+
+    The chain alone cannot show entries cut from its end; a head kept elsewhere can.
+    """
+    if seq == 0:
+        return None
+    rows = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [seq]).fetchall()
+    if not rows:
+        return f"第 {seq} 条记录已被删除 (entry {seq}, the head a run recorded, was deleted)"
+    if rows[0][0] != hash_:
+        return f"第 {seq} 条记录与运行时记录的不符 (entry {seq} differs from the recorded head)"
+    return None

@@ -259,10 +259,18 @@ def audit_verify(db: DbOption = Path("recon.duckdb"), config: ConfigOption = Non
     try:
         check = audit.verify(con)
         violations = status_violations(con) if check.ok else []
+        heads = con.execute(
+            "SELECT json_extract_string(summary, '$.audit_head.seq'), "
+            "json_extract_string(summary, '$.audit_head.hash') FROM runs "
+            "WHERE json_extract(summary, '$.audit_head') IS NOT NULL ORDER BY run_id DESC LIMIT 1"
+        ).fetchall()
+        cut = audit.check_head(con, int(heads[0][0]), str(heads[0][1])) if heads else None
     finally:
         con.close()
     if not check.ok:
         raise _fail(EXIT_TAMPERED, f"审计日志被改动 (audit log altered): {check.problem}")
+    if cut:
+        raise _fail(EXIT_TAMPERED, f"审计日志被改动 (audit log altered): {cut}")
     if violations:
         raise _fail(EXIT_TAMPERED, "案件状态与签字不符: " + "; ".join(violations[:20]))
     console.print(f"审计日志完整：{check.entries:,} 条记录，哈希链无误 (audit log intact)")

@@ -231,6 +231,9 @@ def _run_in_transaction(
         "findings": reconciled.findings,
         "validation": dict(sorted(rule_failures.items())),
         "cases": reconciled.cases,
+        # The chain cannot show entries cut from its end; the head kept here (and in
+        # run.json, which auditors file away) can.
+        "audit_head": dict(zip(("seq", "hash"), audit.head(con), strict=True)),
     }
     con.execute(
         "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
@@ -591,6 +594,13 @@ def _write_outputs(
             "validation": result.validation,
             "expectations_failed": [f.__dict__ for f in result.expectation_failures],
             "cases": result.cases,
+            "audit_head": json.loads(
+                scalar(
+                    con,
+                    "SELECT CAST(summary AS VARCHAR) FROM runs WHERE run_id = ?",
+                    [result.run_id],
+                )
+            )["audit_head"],
             "notes": result.notes,
             "timings_s": result.timings_s,
         },

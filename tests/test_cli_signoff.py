@@ -100,3 +100,13 @@ def test_signatures_survive_later_nights(recon: Recon, tmp_path: Path) -> None:
         assert [
             (r["status"], r["sig1_name"], r["sig1_decision"], r["sig2_name"]) for r in rows
         ] == [("signing", "王专干", "同意", "")]
+
+
+def test_audit_verify_catches_entries_cut_from_the_end(recon: Recon, tmp_path: Path) -> None:
+    assert recon.run(night(tmp_path / "in"), as_of=AS_OF).exit_code == 0
+    con = duckdb.connect(str(recon.db))
+    con.execute("DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log)")
+    con.close()
+    result = recon("audit", "verify", "--db", str(recon.db))
+    assert result.exit_code == 1
+    assert "deleted" in result.output
