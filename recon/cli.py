@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -65,6 +67,29 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="A recon.toml (default: ./recon.toml if present).")
+]
+
+
+def _settings(config: Path | None) -> Any:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """What every store command says when the store is busy or missing."""
+    try:
+        yield
+    except StoreBusy as exc:
+        raise _fail(EXIT_BUSY, str(exc)) from None
+    except FileNotFoundError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+
+
 @app.command()
 def run(
     inbox: Annotated[
@@ -74,10 +99,7 @@ def run(
     out: Annotated[
         Path, typer.Option("--out", help="Where worklist, quarantine and run.json go.")
     ] = Path("out"),
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="A recon.toml (default: ./recon.toml if present)."),
-    ] = None,
+    config: ConfigOption = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="The run's reference date, YYYY-MM-DD (default: today)."),
@@ -98,17 +120,12 @@ def run(
     reference = _parse_date(as_of)
     if not inbox.is_dir():
         raise _fail(EXIT_USAGE, f"--inbox {inbox}: no such folder")
+    settings = _settings(config)
     try:
-        settings = load_config(config)
-    except ConfigError as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from None
-    try:
-        with progress_bar("recon run") as progress:
+        with _store_errors(), progress_bar("recon run") as progress:
             result = run_inbox(inbox, db, out, settings, as_of=reference, progress=progress)
     except InputError as exc:
         raise _fail(EXIT_INPUT, f"{exc} (the store is unchanged)") from None
-    except StoreBusy as exc:
-        raise _fail(EXIT_BUSY, str(exc)) from None
     except ValueError as exc:  # e.g. a malformed size in [store]
         raise _fail(EXIT_USAGE, f"configuration: {exc}") from None
     run_summary(result)
@@ -118,17 +135,6 @@ worklist_app = typer.Typer(
     help="Worklists out to the townships, signatures back (六签字).", no_args_is_help=True
 )
 app.add_typer(worklist_app, name="worklist")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="A recon.toml (default: ./recon.toml if present).")
-]
-
-
-def _settings(config: Path | None) -> Any:
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from None
 
 
 @worklist_app.command("export")
@@ -154,15 +160,13 @@ def worklist_export(
         raise _fail(EXIT_USAGE, f"--format {fmt!r}: use xlsx or csv")
     settings = _settings(config)
     try:
-        with transaction(db, settings.store) as con:
+        with _store_errors(), transaction(db, settings.store) as con:
             result = export_worklist(
                 con, out, roles=settings.roles, division=division,
                 fmt=cast(Literal["xlsx", "csv"], fmt), full_id=full_id,
             )  # fmt: skip
-    except (SignoffError, FileNotFoundError) as exc:
+    except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
-    except StoreBusy as exc:
-        raise _fail(EXIT_BUSY, str(exc)) from None
     console.print(f"已导出 {result.cases:,} 个案件到 {result.path}（导出编号 {result.export_id}）")
 
 
@@ -186,14 +190,10 @@ def worklist_import(
     if not file.is_file():
         raise _fail(EXIT_USAGE, f"{file}: no such file")
     try:
-        with transaction(db, settings.store) as con:
+        with _store_errors(), transaction(db, settings.store) as con:
             result = import_worklist(con, file, roles=settings.roles, today=date.today())
     except SignoffError as exc:
         raise _fail(EXIT_INPUT, f"{file}: {exc} (nothing was imported)") from None
-    except FileNotFoundError as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from None
-    except StoreBusy as exc:
-        raise _fail(EXIT_BUSY, str(exc)) from None
     console.print(
         f"{file.name}: {result.rows:,} 行，新增签字 {result.signatures_added:,}，"
         f"案件状态变化 {result.cases_updated:,}，问题 {len(result.problems):,}"
@@ -218,12 +218,10 @@ def apply_corrections(
 
     settings = _settings(config)
     try:
-        with transaction(db, settings.store) as con:
+        with _store_errors(), transaction(db, settings.store) as con:
             result = apply(con, out)
-    except (SignoffError, FileNotFoundError) as exc:
+    except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
-    except StoreBusy as exc:
-        raise _fail(EXIT_BUSY, str(exc)) from None
     console.print(
         f"已应用 {result.cases_applied:,} 个案件（更正 {result.corrections_added:,} 条），"
         f"更正后的全员人口 {result.register_rows:,} 行：{result.path}"
@@ -252,10 +250,8 @@ def audit_verify(db: DbOption = Path("recon.duckdb"), config: ConfigOption = Non
     settings = _settings(config)
     if not db.exists():
         raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
-    try:
+    with _store_errors():
         con = connect(db, settings.store, read_only=True)
-    except StoreBusy as exc:
-        raise _fail(EXIT_BUSY, str(exc)) from None
     try:
         check = audit.verify(con)
         violations = status_violations(con) if check.ok else []
@@ -283,10 +279,7 @@ app.add_typer(link_app, name="link")
 @link_app.command("train")
 def link_train(
     db: DbOption = Path("recon.duckdb"),
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="A recon.toml (default: ./recon.toml if present)."),
-    ] = None,
+    config: ConfigOption = None,
     export: Annotated[
         Path | None,
         typer.Option("--export", help="Also write the trained model to this JSON file."),
@@ -301,16 +294,11 @@ def link_train(
     from recon.console import console, progress_bar
     from recon.run import train_and_store
 
+    settings = _settings(config)
     try:
-        settings = load_config(config)
-    except ConfigError as exc:
-        raise _fail(EXIT_USAGE, str(exc)) from None
-    try:
-        with progress_bar("recon link train") as progress:
+        with _store_errors(), progress_bar("recon link train") as progress:
             progress("训练链接模型", 0, 0)
             model = train_and_store(db, settings, export)
-    except StoreBusy as exc:
-        raise _fail(EXIT_BUSY, str(exc)) from None
     except ValueError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
     console.print(

@@ -86,6 +86,7 @@ class RunResult:
     findings: dict[str, int]  # open findings per category (missing, misreported, ...)
     validation: dict[str, int]  # rows failing each row rule in this run's new files
     cases: dict[str, int]  # opened, kept, closed
+    audit_head: dict[str, Any]  # seq and hash of the audit log's last entry after the run
     expectation_failures: list[ExpectationFailure]
     divisions: int | None  # rows in the reference used; None when there is none
     timings_s: dict[str, float]
@@ -226,6 +227,8 @@ def _run_in_transaction(
     reconciled = _reconcile(con, run_id, as_of, config, new_files, timer)
     report("完成", steps, steps)
 
+    seq, head_hash = audit.head(con)
+    audit_head: dict[str, Any] = {"seq": seq, "hash": head_hash}
     summary = {
         "files": [f.as_json() for f in files],
         "findings": reconciled.findings,
@@ -233,7 +236,7 @@ def _run_in_transaction(
         "cases": reconciled.cases,
         # The chain cannot show entries cut from its end; the head kept here (and in
         # run.json, which auditors file away) can.
-        "audit_head": dict(zip(("seq", "hash"), audit.head(con), strict=True)),
+        "audit_head": audit_head,
     }
     con.execute(
         "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
@@ -247,6 +250,7 @@ def _run_in_transaction(
         findings=reconciled.findings,
         validation=dict(sorted(rule_failures.items())),
         cases=reconciled.cases,
+        audit_head=audit_head,
         expectation_failures=failures,
         divisions=divisions,
         timings_s={},
@@ -594,13 +598,7 @@ def _write_outputs(
             "validation": result.validation,
             "expectations_failed": [f.__dict__ for f in result.expectation_failures],
             "cases": result.cases,
-            "audit_head": json.loads(
-                scalar(
-                    con,
-                    "SELECT CAST(summary AS VARCHAR) FROM runs WHERE run_id = ?",
-                    [result.run_id],
-                )
-            )["audit_head"],
+            "audit_head": result.audit_head,
             "notes": result.notes,
             "timings_s": result.timings_s,
         },
