@@ -230,6 +230,53 @@ def apply_corrections(
         console.print(f"[yellow]未应用[/] {case_id}：状态为已批准，但不是六人全部同意")
 
 
+@app.command()
+def report(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for report.html and metrics.json.")
+    ] = Path("out"),
+    db: DbOption = Path("recon.duckdb"),
+    full_id: Annotated[
+        bool,
+        typer.Option("--full-id", help="Show identity numbers in full (masked by default)."),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The auditors' report: one self-contained HTML file (Chinese, offline) and metrics.json.
+
+    Data quality per feed, reconciliation, sex ratio at birth with 95% intervals,
+    completeness and timeliness with the monthly township ranking, metric history with
+    outliers, and the births every source missed (multiple-systems estimation).
+    """
+    import duckdb
+
+    from recon import report as report_module
+    from recon.console import console
+    from recon.store import connect
+
+    settings = _settings(config)
+    if not db.exists():
+        raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
+    with _store_errors():
+        con = connect(db, settings.store, read_only=True)
+    try:
+        with console.status("生成报告 (writing the report)…"):
+            result = report_module.write(con, out, settings, full_id=full_id)
+    except LookupError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    except duckdb.CatalogException:
+        raise _fail(
+            EXIT_USAGE, f"{db} was made by an older recon: run `recon run` once, then report"
+        ) from None
+    finally:
+        con.close()
+    console.print(
+        f"报告：{result.html}（{result.html_bytes / 1024:,.0f} KB，{result.seconds:.1f} 秒，"
+        f"数据截至 {result.as_of}，需关注 {result.flags} 项）"
+    )
+    console.print(f"指标：{result.metrics}")
+
+
 audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 EXIT_TAMPERED = 1

@@ -28,6 +28,18 @@ class CheckLimits:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    hosp_days: int = 30
+    srb_low: float = 103.0
+    srb_high: float = 107.0
+    red_warnings: int = 3
+    history_runs: int = 30
+    outlier_z: float = 3.5
+    min_history: int = 3
+    mse_criterion: str = "aic"
+
+
+@dataclass(frozen=True)
 class Config:
     inbox_patterns: dict[str, list[str]]
     divisions_path: Path | None
@@ -39,6 +51,7 @@ class Config:
     min_match_weight: float = 10.0
     fuzzy: bool = True
     roles: tuple[str, ...] = ()
+    report: ReportSettings = field(default_factory=ReportSettings)
     source: list[Path] = field(default_factory=list)
 
 
@@ -89,11 +102,27 @@ def load_config(path: Path | None = None) -> Config:
         }
         expectations = {k: float(v) for k, v in raw["expectations"].items()}
         min_match_weight = float(raw["reconcile"]["min_match_weight"])
+        rep = raw["report"]
+        report = ReportSettings(
+            hosp_days=int(rep["hosp_days"]),
+            srb_low=float(rep["srb_low"]),
+            srb_high=float(rep["srb_high"]),
+            red_warnings=int(rep["red_warnings"]),
+            history_runs=int(rep["history_runs"]),
+            outlier_z=float(rep["outlier_z"]),
+            min_history=int(rep["min_history"]),
+            mse_criterion=str(rep["mse_criterion"]).lower(),
+        )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
     roles = tuple(str(r).strip() for r in raw["signoff"]["roles"])
     if not roles or any(not r for r in roles) or len(set(roles)) != len(roles):
         raise ConfigError("[signoff] roles must be distinct, non-empty names, in signing order")
+
+    if report.mse_criterion not in ("aic", "bic"):
+        raise ConfigError('[report] mse_criterion must be "aic" or "bic"')
+    if report.srb_low >= report.srb_high:
+        raise ConfigError("[report] srb_low must be below srb_high")
 
     div_path = str(raw["divisions"]["path"]).strip()
     return Config(
@@ -107,5 +136,6 @@ def load_config(path: Path | None = None) -> Config:
         min_match_weight=min_match_weight,
         fuzzy=bool(raw["reconcile"]["fuzzy"]),
         roles=roles,
+        report=report,
         source=sources,
     )

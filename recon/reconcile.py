@@ -216,14 +216,35 @@ def name_plausibility(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def findings(
+@dataclass(frozen=True)
+class Reconciliation:
+    findings: pl.DataFrame  # one row per finding, in the worklist's columns (FINDING_SCHEMA)
+    births: pl.DataFrame  # one row per birth: its records and consensus facts (BIRTH_SCHEMA)
+
+
+# What the store keeps of each birth for the report: which records witness it, and the
+# consensus sex, date, place and outcome (sql/schema.sql, table births).
+BIRTH_SCHEMA: dict[str, pl.DataType] = {
+    "birth_id": pl.Int64(),
+    "pop_record_id": pl.String(),
+    "hosp_delivery_id": pl.String(),
+    "police_id_number": pl.String(),
+    "link_methods": pl.String(),
+    "sex": pl.String(),
+    "birth_date": pl.Date(),
+    "division_code": pl.String(),
+    "outcome": pl.String(),
+}
+
+
+def reconcile(
     records: pl.DataFrame,
     linked: Linked,
     as_of: date,
     deadlines: Deadlines,
     known_divisions: frozenset[str] | None = None,
-) -> pl.DataFrame:
-    """Every finding of the run, one row each, in the worklist's columns."""
+) -> Reconciliation:
+    """The consensus of every birth, and every finding of the run."""
     wide = consensus(
         births_wide(records, linked), as_of, known_divisions, name_plausibility(records)
     )
@@ -236,7 +257,31 @@ def findings(
         _twin_ranks(records),
     ]
     schema = pl.Schema(FINDING_SCHEMA)
-    return pl.concat([p.select(list(FINDING_SCHEMA)).cast(schema) for p in parts])
+    found = pl.concat([p.select(list(FINDING_SCHEMA)).cast(schema) for p in parts])
+    births = wide.select(
+        pl.col("birth").alias("birth_id"),
+        pl.col("pop_key").alias("pop_record_id"),
+        pl.col("hosp_key").alias("hosp_delivery_id"),
+        pl.col("police_key").alias("police_id_number"),
+        "link_methods",
+        # Only M or F is a sex; an unreadable one stays unknown.
+        pl.col("sex_consensus").replace_strict({"M": "M", "F": "F"}, default=None).alias("sex"),
+        _birth_date().alias("birth_date"),
+        _route(),
+        pl.col("hosp_outcome").fill_null(LIVE).alias("outcome"),
+    ).cast(pl.Schema(BIRTH_SCHEMA))
+    return Reconciliation(found, births)
+
+
+def findings(
+    records: pl.DataFrame,
+    linked: Linked,
+    as_of: date,
+    deadlines: Deadlines,
+    known_divisions: frozenset[str] | None = None,
+) -> pl.DataFrame:
+    """Every finding of the run, one row each, in the worklist's columns."""
+    return reconcile(records, linked, as_of, deadlines, known_divisions).findings
 
 
 def _keys() -> list[pl.Expr]:

@@ -21,15 +21,15 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import __version__, audit
+from recon import __version__, audit, metrics
 from recon.cases import update_cases, worklist
 from recon.config import Config
 from recon.divisions import read_divisions
 from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
-from recon.link import link, link_methods, prepare
+from recon.link import link, prepare
 from recon.normalize import normalise
 from recon.outputs import write_csv, write_json
-from recon.reconcile import Deadlines, findings
+from recon.reconcile import Deadlines, reconcile
 from recon.resources import checks_module, sql
 from recon.store import connect, create_schema, exclusive, query_frame, scalar
 from recon.validate import validate
@@ -225,6 +225,8 @@ def _run_in_transaction(
     report("核对", steps, steps)
     new_files = any(not f.skipped for f in files)
     reconciled = _reconcile(con, run_id, as_of, config, new_files, timer)
+    with timer.stage("metrics"):
+        metrics.record(con, run_id, as_of, config)
     report("完成", steps, steps)
 
     seq, head_hash = audit.head(con)
@@ -434,15 +436,16 @@ def _reconcile(
         fuzzy = _fuzzy_pairs(con, records, config) if config.fuzzy else None
         linked = link(records, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
     with timer.stage("reconcile"):
-        found = findings(
+        result = reconcile(
             records,
             linked,
             as_of,
             Deadlines(config.deadlines["pop"], config.deadlines["police"]),
             _known_divisions(con),
         )
-        _store_births(con, linked, records)
-        del records, linked  # the frames of a million births go before the cases come
+        found = result.findings
+        _store_births(con, result.births)
+        del records, linked, result  # the frames of a million births go before the cases come
     with timer.stage("cases"):
         counts = update_cases(con, found, run_id)
     con.execute(
@@ -556,23 +559,10 @@ def _open_findings(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {category: count for category, count in rows}
 
 
-def _store_births(con: duckdb.DuckDBPyConnection, linked: Any, records: pl.DataFrame) -> None:
-    keys = records.select("uid", "key")
-    births = linked.births
-    for feed in ("pop", "hosp", "police"):
-        births = births.join(
-            keys.rename({"uid": f"{feed}_uid", "key": f"{feed}_key"}), on=f"{feed}_uid", how="left"
-        )
-    table = births.join(link_methods(linked), on="birth", how="left").select(
-        pl.col("birth").alias("birth_id"),
-        pl.col("pop_key").alias("pop_record_id"),
-        pl.col("hosp_key").alias("hosp_delivery_id"),
-        pl.col("police_key").alias("police_id_number"),
-        "link_methods",
-    )
+def _store_births(con: duckdb.DuckDBPyConnection, births: pl.DataFrame) -> None:
     con.execute("DELETE FROM births")
-    con.register("incoming", table.to_arrow())
-    con.execute("INSERT INTO births SELECT * FROM incoming")
+    con.register("incoming", births.to_arrow())
+    con.execute("INSERT INTO births BY NAME SELECT * FROM incoming")
     con.unregister("incoming")
 
 

@@ -170,6 +170,11 @@ CREATE TABLE IF NOT EXISTS births (
     police_id_number VARCHAR,
     link_methods     VARCHAR
 );
+-- The consensus facts of each birth, for the report (added after the first release).
+ALTER TABLE births ADD COLUMN IF NOT EXISTS sex VARCHAR;            -- M | F | NULL
+ALTER TABLE births ADD COLUMN IF NOT EXISTS birth_date DATE;
+ALTER TABLE births ADD COLUMN IF NOT EXISTS division_code VARCHAR;  -- 12 digits
+ALTER TABLE births ADD COLUMN IF NOT EXISTS outcome VARCHAR;        -- 活产 | 死产
 
 -- One correction someone must verify and sign. The id is derived from what the finding
 -- is about (category, target, field, record, proposed value), so it is stable across runs.
@@ -315,4 +320,14 @@ CREATE TABLE IF NOT EXISTS audit_log (
     details   JSON,
     prev_hash VARCHAR NOT NULL,
     hash      VARCHAR NOT NULL
+);
+
+-- Each run's headline figures (recon/metrics.py `headline`), for the report's history:
+-- a value departing from the previous runs is flagged (modified z-score).
+CREATE TABLE IF NOT EXISTS run_metrics (
+    run_id INTEGER NOT NULL,
+    metric VARCHAR NOT NULL,
+    scope  VARCHAR NOT NULL,  -- a feed, a category, 'county', or '<feed>:<township code>'
+    value  DOUBLE,
+    PRIMARY KEY (run_id, metric, scope)
 );
