@@ -45,7 +45,7 @@ def test_second_run_on_the_same_inbox_changes_nothing(recon: Recon, inbox: Path)
     assert recon.run(inbox).exit_code == 0
     second = recon.dump()
     for table in first:
-        if table not in ("runs", "audit_log"):
+        if table not in ("runs", "audit_log", "run_metrics"):  # records of the run itself
             assert second[table] == first[table], table
     assert len(second["runs"]) == 2
     # No new audit entries except the run (contract.md).
