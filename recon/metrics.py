@@ -32,6 +32,7 @@ class Figures:
     files: pl.DataFrame
     rule_failures: pl.DataFrame
     rule_examples: pl.DataFrame
+    quarantine_kinds: pl.DataFrame
     expectations: pl.DataFrame
     combinations: pl.DataFrame
     coverage: pl.DataFrame
@@ -84,6 +85,7 @@ def collect(con: duckdb.DuckDBPyConnection, as_of: date, config: Config) -> Figu
         files=frame("feed_files"),
         rule_failures=frame("rule_failures"),
         rule_examples=frame("rule_examples"),
+        quarantine_kinds=frame("quarantine_kinds"),
         expectations=frame("expectations"),
         combinations=frame("combinations"),
         coverage=frame("coverage", days),

@@ -109,9 +109,10 @@ class ReportResult:
 # --- masking -------------------------------------------------------------------------------
 
 # Identity numbers as they arrive: 15 or 18 characters, ASCII or full-width digits, possibly
-# spaced. Hand-written because no library masks free text; keeps 6 + last 4 like worklists.
-_DIGIT = "0-9０-９"
-_ID_LIKE = re.compile(rf"(?<![{_DIGIT}A-Za-z])(?:[{_DIGIT}][ \u3000]?){{14,17}}[{_DIGIT}Xxｘ]")
+# spaced, sometimes with a mistyped letter. Hand-written because no library masks free text;
+# keeps the first 6 and last 4 characters, as worklists do.
+_ALNUM = "0-9０-９A-Za-zＡ-Ｚａ-ｚ"
+_ID_LIKE = re.compile(rf"(?<![{_ALNUM}])[0-9０-９](?:[ \u3000]?[{_ALNUM}]){{14,17}}(?![{_ALNUM}])")
 
 
 def mask_ids(text: str) -> str:
@@ -119,7 +120,8 @@ def mask_ids(text: str) -> str:
 
     def hide(match: re.Match[str]) -> str:
         chars = [c for c in match.group(0) if not c.isspace()]
-        if len(chars) not in (15, 18):
+        digits = sum(c.isdigit() for c in chars)  # full-width digits count too
+        if not 15 <= len(chars) <= 18 or digits < len(chars) - 2:
             return match.group(0)
         return "".join(chars[:6]) + "*" * (len(chars) - 10) + "".join(chars[-4:])
 
@@ -169,10 +171,7 @@ def _feeds(figures: metrics.Figures, mask: Any) -> list[dict[str, Any]]:
         examples = figures.rule_examples.filter(pl.col("feed") == feed)
         checks = []
         for _, field, rule, severity, count, rows in failures.iter_rows():
-            if severity == "quarantine":
-                ex = examples.filter((pl.col("field") == field) & pl.col("rule").is_null())
-            else:
-                ex = examples.filter((pl.col("field") == field) & (pl.col("rule") == rule))
+            ex = examples.filter((pl.col("field") == field) & (pl.col("rule") == rule))
             label = spec.column(field).label if field in spec.column_names else field
             checks.append(
                 {
@@ -198,7 +197,7 @@ def _feeds(figures: metrics.Figures, mask: Any) -> list[dict[str, Any]]:
                 "expectation": row["expectation"],
                 "column": row["column"],
                 "success": row["success"],
-                "observed": row["observed_value"],
+                "observed": _observed(row["observed_value"]),
                 "unexpected_count": row["unexpected_count"],
                 "unexpected_percent": row["unexpected_percent"],
             }
@@ -230,6 +229,12 @@ def _feeds(figures: metrics.Figures, mask: Any) -> list[dict[str, Any]]:
                 "rows_accepted": int(files["rows_accepted"].sum()),
                 "rows_quarantined": int(files["rows_quarantined"].sum()),
                 "checks": checks,
+                "latest_quarantine": {
+                    kind: rows
+                    for _, kind, rows in figures.quarantine_kinds.filter(
+                        pl.col("feed") == feed
+                    ).iter_rows()
+                },
                 "expectations": expectations,
                 "expectations_failed": sum(1 for e in expectations if not e["success"]),
                 "trend": [
@@ -245,6 +250,15 @@ def _feeds(figures: metrics.Figures, mask: Any) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _observed(value: str | None) -> str | None:
+    """A Great Expectations observed value, numbers rounded for reading."""
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return value
+    return None if number is None else f"{number:.4g}" if abs(number) < 10 else f"{number:,.1f}"
 
 
 def _combination_label(hosp: bool, police: bool, pop: bool) -> str:
