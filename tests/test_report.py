@@ -295,3 +295,29 @@ def test_report_needs_a_store(tmp_path: Path) -> None:
     result = recon("report", "--db", str(recon.db), "--out", str(tmp_path / "r"))
     assert result.exit_code == 2
     assert "recon run" in result.output
+
+
+def test_a_birth_of_unknown_date_counts_in_the_totals_only(inbox: Path, tmp_path: Path) -> None:
+    from conftest import AS_OF as SMALL_AS_OF
+    from conftest import MOTHER_ID_2, id_with_check, police_row, pop_row, write_csv
+
+    # A birth dated after the as-of date: its date cannot vote, so the
+    # consensus has no date; the run and the report must still stand.
+    later = pop_row(
+        记录编号="P0002", 姓名="王芳", 性别="女", 出生日期="2025-02-01",
+        公民身份号码=id_with_check("42060720250201002"), 母亲姓名="赵敏",
+        母亲公民身份号码=MOTHER_ID_2,
+    )  # fmt: skip
+    police = police_row(
+        公民身份号码=later["公民身份号码"], 姓名="王芳", 性别="女", 出生日期="2025-02-01",
+        出生医学证明编号="", 母亲姓名="赵敏", 母亲公民身份号码=MOTHER_ID_2, 户号="H000999",
+    )  # fmt: skip
+    write_csv(inbox / "pop_births.csv", [pop_row(), later])
+    write_csv(inbox / "police_births.csv", [police_row(), police])
+    recon = Recon(tmp_path)
+    assert recon.run(inbox, as_of=SMALL_AS_OF).exit_code == 0
+    assert recon.query("SELECT count(*) FROM births WHERE birth_date IS NULL") == [(1,)]
+    assert recon("report", "--db", str(recon.db), "--out", str(tmp_path / "r")).exit_code == 0
+    data = json.loads((tmp_path / "r" / "metrics.json").read_text(encoding="utf-8"))
+    keys = [(r["township"], r["year"], r["feed"]) for r in data["sex_ratio"]["rows"]]
+    assert len(keys) == len(set(keys))

@@ -1,5 +1,6 @@
 -- Boys and girls among real live births per township and year, by each feed's own sex
--- and by the consensus; township = NULL is the whole county, birth_year = NULL all years.
+-- and by the consensus. township = NULL is the whole county, birth_year = NULL all years
+-- (births of unknown place or date count in the totals only).
 WITH sexes AS (
     SELECT township, birth_year, 'pop' AS feed, pop_sex AS sex
     FROM report_births WHERE real_birth AND in_pop
@@ -16,4 +17,6 @@ SELECT township, birth_year, feed,
     count(*) FILTER (WHERE sex = 'F') AS girls
 FROM sexes
 GROUP BY GROUPING SETS ((township, birth_year, feed), (township, feed), (birth_year, feed), (feed))
+HAVING NOT ((grouping(township) = 0 AND township IS NULL)
+         OR (grouping(birth_year) = 0 AND birth_year IS NULL))
 ORDER BY township NULLS FIRST, birth_year NULLS FIRST, feed
