@@ -12,6 +12,6 @@ chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --proxy-server="127.0.0.1:9" --user-data-dir="$profile" --hide-scrollbars \
   --window-size=1280,16000 --screenshot="$out/full.png" "file://$report" 2>/dev/null
 # Cut the tall page into screen-sized parts, dropping the blank tail.
-convert "$out/full.png" -trim +repage "$out/full.png"
-convert "$out/full.png" -crop 1280x1600 +repage "$out/part-%02d.png"
+/usr/bin/convert "$out/full.png" -trim +repage "$out/full.png"
+/usr/bin/convert "$out/full.png" -crop 1280x1600 +repage "$out/part-%02d.png"
 ls "$out"

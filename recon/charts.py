@@ -214,8 +214,10 @@ def line_chart(
     lo, _, ticks = _axis(min(vals), max(vals))
     parts, x0, x1, y = _value_frame(ticks, TOP + leg_h + 16, width, unit)
     bottom = y(lo)
-    x = (lambda i: (x0 + x1) / 2) if n == 1 else _scale(0, n - 1, x0 + 8, x1 - 8)
-    every = math.ceil(n * (max(_tw(str(s), 11) for s in x_labels) + 8) / (x1 - x0))
+    widest = max(_tw(str(s), 11) for s in x_labels)
+    pad = max(8.0, widest / 2 + 2)  # the first and last labels stay inside the chart
+    x = (lambda i: (x0 + x1) / 2) if n == 1 else _scale(0, n - 1, x0 + pad, x1 - pad)
+    every = math.ceil(n * (widest + 8) / (x1 - x0))
     for i, lab in enumerate(x_labels):
         if i % max(every, 1) == 0 or i == n - 1:
             parts.append(_text(x(i), bottom + 18, str(lab), 11, "middle", class_="label"))

@@ -36,6 +36,7 @@ class ReportSettings:
     history_runs: int = 30
     outlier_z: float = 3.5
     min_history: int = 3
+    outlier_min_change: float = 0.02
     mse_criterion: str = "aic"
 
 
@@ -111,6 +112,7 @@ def load_config(path: Path | None = None) -> Config:
             history_runs=int(rep["history_runs"]),
             outlier_z=float(rep["outlier_z"]),
             min_history=int(rep["min_history"]),
+            outlier_min_change=float(rep["outlier_min_change"]),
             mse_criterion=str(rep["mse_criterion"]).lower(),
         )
     except (TypeError, ValueError) as exc:

@@ -8,6 +8,7 @@ the same dict into report.html (template in recon/templates/), so the two never 
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -548,6 +549,14 @@ def _scope_label(metric: str, scope: str, names: dict[str, str]) -> str:
     return labels.get(scope, scope)
 
 
+def _departs(past: list[float], value: float | None, min_change: float) -> bool:
+    """Whether `value` moved from the median of `past` by at least `min_change` of it."""
+    if value is None or not past:
+        return False
+    median = statistics.median(past)
+    return abs(value - median) >= min_change * abs(median) if median else value != 0
+
+
 def _history(
     history: pl.DataFrame, run_id: int, names: dict[str, str], config: Config
 ) -> dict[str, Any]:
@@ -570,17 +579,19 @@ def _history(
             "as_of": [d.isoformat() for d in part["as_of"]],
             "values": [_round(v) for v in part["value"]],
             "latest": _round(value),
-            "median_before": _round(sorted(past)[len(past) // 2]) if past else None,
+            "median_before": _round(statistics.median(past)) if past else None,
             "previous_runs": len(past),
             "z": None if z is None else (round(z, 2) if abs(z) != float("inf") else str(z)),
-            "flag": stats.is_outlier(z, rep.outlier_z),
+            "flag": stats.is_outlier(z, rep.outlier_z)
+            and _departs(past, value, rep.outlier_min_change),
         }
         series.append(entry)
         if entry["flag"]:
             flagged.append(entry)
     return {
         "method": f"修正 z 分数 0.6745·(x − 中位数)/MAD，与此前最多 {rep.history_runs} 次运行比较，"
-        f"|z| ≥ {rep.outlier_z} 标记；MAD 为 0 时用 0.7979·(x − 中位数)/平均绝对偏差；"
+        f"|z| ≥ {rep.outlier_z} 且偏离中位数至少 {rep.outlier_min_change:.0%} 时标记；"
+        "MAD 为 0 时用 0.7979·(x − 中位数)/平均绝对偏差；"
         f"此前运行少于 {rep.min_history} 次时不判断",
         "threshold": rep.outlier_z,
         "series": series,
@@ -685,6 +696,8 @@ def _charts(data: dict[str, Any]) -> dict[str, Markup]:
     out: dict[str, Markup] = {}
     for feed in data["feeds"]:
         trend = feed["trend"]
+        if len(trend) < 2:  # one point is no trend
+            continue
         out[f"trend_{feed['feed']}"] = Markup(
             charts.line_chart(
                 f"{feed['label']}：各次运行读取、接收、隔离行数",
@@ -759,6 +772,8 @@ def _charts(data: dict[str, Any]) -> dict[str, Markup]:
         if not chosen:
             continue
         runs = sorted({(r, a) for s in chosen for r, a in zip(s["runs"], s["as_of"], strict=True)})
+        if len(runs) < 2:
+            continue
         index = {r: i for i, (r, _) in enumerate(runs)}
         series: dict[str, Sequence[float | None]] = {}
         flags = set()

@@ -82,7 +82,7 @@ def test_the_report_references_nothing_outside_itself(
     assert re.findall(r"(?:https?:)?//[\w.-]+", html.replace(SVG_NS, "")) == []
     # The browser is told so too: the page's policy forbids every fetch.
     assert "default-src 'none'" in html
-    assert html.count("<svg") >= 8  # the charts are inline
+    assert html.count("<svg") >= 6  # the charts are inline
 
 
 def test_the_report_is_in_chinese_with_every_section(
@@ -282,6 +282,9 @@ def test_a_collapsing_feed_is_flagged_in_the_history(
     flagged = {(s["metric"], s["scope"]) for s in data["history"]["flagged"]}
     assert ("rows_read", "police") in flagged
     assert not any(scope == "pop" for _, scope in flagged)  # pop sent nothing new
+    # Coverage and the like wobble a little as the as-of date moves: not a departure.
+    ingest = {"rows_read", "rows_accepted", "rows_quarantined", "quarantine_share"}
+    assert {metric for metric, _ in flagged} <= ingest
     police_rows = next(
         s for s in data["history"]["series"] if (s["metric"], s["scope"]) == ("rows_read", "police")
     )
