@@ -805,6 +805,9 @@ def render(data: dict[str, Any]) -> str:
     )
     env.filters["num"] = lambda v: "—" if v is None else f"{v:,}"
     env.filters["pct"] = lambda v, d=1: "—" if v is None else f"{100 * v:.{d}f}%"
+    env.filters["zscore"] = lambda z: (
+        "—" if z is None else {"inf": "+∞", "-inf": "−∞"}.get(str(z), str(z))
+    )
     env.filters["fix"] = lambda v, d=1: "—" if v is None else f"{v:,.{d}f}"
     template = env.get_template("report.html.j2")
     return template.render(
