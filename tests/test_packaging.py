@@ -57,3 +57,14 @@ def test_installed_wheel_runs_from_another_directory(tmp_path: Path) -> None:
     assert checks_dir == str(site / "recon" / "checks")
     assert (elsewhere / "recon.duckdb").exists()
     assert (elsewhere / "out" / "run.json").exists()
+    # The report's template ships in the wheel too.
+    report = (
+        "import sys; from recon.cli import app; "
+        "sys.argv = ['recon', 'report', '--out', 'report']; app()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", report], cwd=elsewhere, env=env,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "出生人口性别比" in (elsewhere / "report" / "report.html").read_text(encoding="utf-8")
