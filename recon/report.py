@@ -12,7 +12,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -651,7 +651,9 @@ def _missed(figures: metrics.Figures, names: dict[str, str], rep: Any) -> dict[s
         )
     return {
         "cohort": {
-            "born_on_or_before": (figures.as_of.toordinal() - max(figures.deadlines.values())),
+            "born_on_or_before": (
+                figures.as_of - timedelta(days=max(figures.deadlines.values()))
+            ).isoformat(),
             "longest_deadline_days": max(figures.deadlines.values()),
             "criterion": criterion,
         },

@@ -212,6 +212,7 @@ def test_the_estimate_uses_a_closed_cohort_of_real_births(
         )
     )[0]
     missed = data["missed_births"]
+    assert missed["cohort"]["born_on_or_before"] == cutoff.isoformat()
     assert missed["overall"]["observed"] == cohort
     cells = missed["overall"]["detail"]["cells"]
     assert sum(cells.values()) == cohort
