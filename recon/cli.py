@@ -90,6 +90,16 @@ def _store_errors() -> Iterator[None]:
         raise _fail(EXIT_USAGE, str(exc)) from None
 
 
+def _read_only(db: Path, settings: Any) -> Any:
+    """The store, read-only, for commands that only look (report, audit verify)."""
+    from recon.store import connect
+
+    if not db.exists():
+        raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
+    with _store_errors():
+        return connect(db, settings.store, read_only=True)
+
+
 @app.command()
 def run(
     inbox: Annotated[
@@ -252,13 +262,9 @@ def report(
 
     from recon import report as report_module
     from recon.console import console
-    from recon.store import connect
 
     settings = _settings(config)
-    if not db.exists():
-        raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
-    with _store_errors():
-        con = connect(db, settings.store, read_only=True)
+    con = _read_only(db, settings)
     try:
         with console.status("生成报告 (writing the report)…"):
             result = report_module.write(con, out, settings, full_id=full_id)
@@ -292,13 +298,9 @@ def audit_verify(db: DbOption = Path("recon.duckdb"), config: ConfigOption = Non
     from recon import audit
     from recon.console import console
     from recon.signoff import status_violations
-    from recon.store import connect
 
     settings = _settings(config)
-    if not db.exists():
-        raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
-    with _store_errors():
-        con = connect(db, settings.store, read_only=True)
+    con = _read_only(db, settings)
     try:
         check = audit.verify(con)
         violations = status_violations(con) if check.ok else []

@@ -25,23 +25,13 @@ from recon import __version__, charts, metrics, stats
 from recon.config import Config
 from recon.feeds import FEED_SPECS
 from recon.outputs import write_json
+from recon.signoff import CATEGORY_ZH, STATUS_ZH, TARGET_ZH
 from recon.store import query_frame
 
-FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
-CATEGORY_LABELS = {
-    "missing": "漏报",
-    "misreported": "错报",
-    "fictitious": "虚报",
-    "duplicate": "重报",
-}
-STATUS_LABELS = {
-    "open": "待核实",
-    "signing": "签字中",
-    "approved": "已批准",
-    "rejected": "已否决",
-    "applied": "已更正",
-    "closed": "已消失（数据已更正）",
-}
+# The same Chinese words as the worklists use.
+FEED_LABELS = TARGET_ZH
+CATEGORY_LABELS = CATEGORY_ZH
+STATUS_LABELS = {**STATUS_ZH, "closed": "已消失（数据已更正）"}
 RULE_LABELS = {
     "required": "缺少必填项",
     "unreadable": "无法识别",
