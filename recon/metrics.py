@@ -62,50 +62,59 @@ def prepare(con: duckdb.DuckDBPyConnection, as_of: date, deadlines: dict[str, in
     )
 
 
+def _frame(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """The result of sql/metrics/<name>.sql, given the parameters it uses."""
+    query = sql(f"metrics/{name}")
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in query}
+    return query_frame(con, query, used or None)
+
+
+def _days(deadlines: dict[str, int]) -> dict[str, int]:
+    return {f"{feed}_days": days for feed, days in deadlines.items()}
+
+
 def collect(con: duckdb.DuckDBPyConnection, as_of: date, config: Config) -> Figures:
     """Every figure of the report, as of `as_of`."""
     deadlines = deadlines_of(config)
     prepare(con, as_of, deadlines)
-    days = {
-        "pop_days": deadlines["pop"],
-        "police_days": deadlines["police"],
-        "hosp_days": deadlines["hosp"],
-    }
-
-    def frame(name: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        query = sql(f"metrics/{name}")
-        used = {k: v for k, v in (params or {}).items() if f"${k}" in query}
-        return query_frame(con, query, used or None)
-
-    townships = frame("townships")
+    days = _days(deadlines)
     return Figures(
         as_of=as_of,
         deadlines=deadlines,
-        townships=dict(townships.iter_rows()),
-        files=frame("feed_files"),
-        rule_failures=frame("rule_failures"),
-        rule_examples=frame("rule_examples"),
-        quarantine_kinds=frame("quarantine_kinds"),
-        expectations=frame("expectations"),
-        combinations=frame("combinations"),
-        coverage=frame("coverage", days),
-        lags=frame("reporting_lags"),
-        monthly=frame("monthly_scores", {"as_of": as_of, **days}),
-        sex_ratio=frame("sex_ratio"),
-        mse_cells=frame("mse_cells", {"as_of": as_of, "days": max(deadlines.values())}),
-        findings_by_township=frame("findings_by_township"),
-        case_progress=frame("case_progress"),
+        townships=dict(_frame(con, "townships").iter_rows()),
+        files=_frame(con, "feed_files"),
+        rule_failures=_frame(con, "rule_failures"),
+        rule_examples=_frame(con, "rule_examples"),
+        quarantine_kinds=_frame(con, "quarantine_kinds"),
+        expectations=_frame(con, "expectations"),
+        combinations=_frame(con, "combinations"),
+        coverage=_frame(con, "coverage", days),
+        lags=_frame(con, "reporting_lags"),
+        monthly=_frame(con, "monthly_scores", {"as_of": as_of, **days}),
+        sex_ratio=_frame(con, "sex_ratio"),
+        mse_cells=_frame(con, "mse_cells", {"as_of": as_of, "days": max(deadlines.values())}),
+        findings_by_township=_frame(con, "findings_by_township"),
+        case_progress=_frame(con, "case_progress"),
     )
 
 
-def headline(figures: Figures, run_id: int) -> pl.DataFrame:
+def headline(
+    run_id: int,
+    files: pl.DataFrame,
+    coverage: pl.DataFrame,
+    sex_ratio: pl.DataFrame,
+    combinations: pl.DataFrame,
+    findings_by_township: pl.DataFrame,
+) -> pl.DataFrame:
     """The figures one run keeps for the metric history: (metric, scope, value).
 
     Ingest counts only for feeds that delivered a file in this run, so a quiet night
     is not mistaken for a feed that collapsed.
     """
     rows: list[tuple[str, str, float | None]] = []
-    this_run = figures.files.filter(pl.col("run_id") == run_id)
+    this_run = files.filter(pl.col("run_id") == run_id)
     for (feed,), files in this_run.group_by(["feed"], maintain_order=True):
         read = int(files["rows_read"].sum())
         quarantined = int(files["rows_quarantined"].sum())
@@ -115,22 +124,20 @@ def headline(figures: Figures, run_id: int) -> pl.DataFrame:
             ("rows_quarantined", str(feed), float(quarantined)),
             ("quarantine_share", str(feed), quarantined / read if read else None),
         ]
-    county = figures.coverage.group_by("feed").agg(pl.col("due", "held", "timely").sum())
+    county = coverage.group_by("feed").agg(pl.col("due", "held", "timely").sum())
     for feed, due, held, timely in county.iter_rows():
         rows.append(("coverage", feed, held / due if due else None))
         if feed != "certificate":
             rows.append(("timeliness", feed, timely / held if held else None))
-    by_township = figures.coverage.filter(pl.col("feed").is_in(["pop", "police"]))
+    by_township = coverage.filter(pl.col("feed").is_in(["pop", "police"]))
     for township, feed, due, held, _ in by_township.iter_rows():
         rows.append(("coverage", f"{feed}:{township}", held / due if due else None))
-    county_srb = figures.sex_ratio.filter(
-        pl.col("township").is_null() & pl.col("birth_year").is_null()
-    )
+    county_srb = sex_ratio.filter(pl.col("township").is_null() & pl.col("birth_year").is_null())
     for _, _, feed, boys, girls in county_srb.iter_rows():
         rows.append(("srb", feed, 100 * boys / girls if girls else None))
-    real = figures.combinations.filter(pl.col("real_birth"))["births"].sum()
+    real = combinations.filter(pl.col("real_birth"))["births"].sum()
     rows.append(("real_births", "county", float(real)))
-    open_cases = figures.findings_by_township.group_by("category").agg(pl.col("cases").sum())
+    open_cases = findings_by_township.group_by("category").agg(pl.col("cases").sum())
     for category, cases in open_cases.iter_rows():
         rows.append(("open_cases", category, float(cases)))
     return pl.DataFrame(
@@ -140,8 +147,17 @@ def headline(figures: Figures, run_id: int) -> pl.DataFrame:
 
 def record(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date, config: Config) -> None:
     """Keep this run's headline figures in run_metrics (inside the run's transaction)."""
-    figures = collect(con, as_of, config)
-    con.register("incoming_metrics", headline(figures, run_id).to_arrow())
+    deadlines = deadlines_of(config)
+    prepare(con, as_of, deadlines)
+    rows = headline(
+        run_id,
+        files=_frame(con, "feed_files"),
+        coverage=_frame(con, "coverage", _days(deadlines)),
+        sex_ratio=_frame(con, "sex_ratio"),
+        combinations=_frame(con, "combinations"),
+        findings_by_township=_frame(con, "findings_by_township"),
+    )
+    con.register("incoming_metrics", rows.to_arrow())
     con.execute(
         "INSERT INTO run_metrics SELECT ?, metric, scope, value FROM incoming_metrics", [run_id]
     )

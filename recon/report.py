@@ -530,7 +530,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _scope_label(metric: str, scope: str, names: dict[str, str]) -> str:
+def _scope_label(scope: str, names: dict[str, str]) -> str:
     if ":" in scope:
         feed, township = scope.split(":", 1)
         return f"{FEED_LABELS.get(feed, feed)}·{names.get(township, township)}"
@@ -564,7 +564,7 @@ def _history(
             "metric": metric,
             "metric_label": METRIC_LABELS.get(str(metric), str(metric)),
             "scope": scope,
-            "scope_label": _scope_label(str(metric), str(scope), names),
+            "scope_label": _scope_label(str(scope), names),
             "runs": part["run_id"].to_list(),
             "as_of": [d.isoformat() for d in part["as_of"]],
             "values": [_round(v) for v in part["value"]],
