@@ -100,6 +100,11 @@ def collect(con: duckdb.DuckDBPyConnection, as_of: date, config: Config) -> Figu
     )
 
 
+def county_coverage(coverage: pl.DataFrame) -> pl.DataFrame:
+    """feed, due, held, timely for the whole county, from the per-township coverage."""
+    return coverage.group_by("feed").agg(pl.col("due", "held", "timely").sum())
+
+
 def headline(
     run_id: int,
     files: pl.DataFrame,
@@ -124,7 +129,7 @@ def headline(
             ("rows_quarantined", str(feed), float(quarantined)),
             ("quarantine_share", str(feed), quarantined / read if read else None),
         ]
-    county = coverage.group_by("feed").agg(pl.col("due", "held", "timely").sum())
+    county = county_coverage(coverage)
     for feed, due, held, timely in county.iter_rows():
         rows.append(("coverage", feed, held / due if due else None))
         if feed != "certificate":

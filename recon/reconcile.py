@@ -273,17 +273,6 @@ def reconcile(
     return Reconciliation(found, births)
 
 
-def findings(
-    records: pl.DataFrame,
-    linked: Linked,
-    as_of: date,
-    deadlines: Deadlines,
-    known_divisions: frozenset[str] | None = None,
-) -> pl.DataFrame:
-    """Every finding of the run, one row each, in the worklist's columns."""
-    return reconcile(records, linked, as_of, deadlines, known_divisions).findings
-
-
 def _keys() -> list[pl.Expr]:
     return [
         pl.col("pop_key").alias("pop_record_id"),

@@ -24,6 +24,7 @@ from markupsafe import Markup
 from recon import __version__, charts, metrics, stats
 from recon.config import Config
 from recon.feeds import FEED_SPECS
+from recon.link import LIVE
 from recon.outputs import write_json
 from recon.signoff import CATEGORY_ZH, STATUS_ZH, TARGET_ZH
 from recon.store import query_frame
@@ -264,8 +265,8 @@ def _reconciliation(figures: metrics.Figures, names: dict[str, str]) -> dict[str
         figures.combinations.group_by("in_hosp", "in_police", "in_pop")
         .agg(
             pl.col("births").sum().alias("births"),
-            pl.col("births").filter(pl.col("outcome") == "活产").sum().alias("live"),
-            pl.col("births").filter(pl.col("outcome") != "活产").sum().alias("stillbirths"),
+            pl.col("births").filter(pl.col("outcome") == LIVE).sum().alias("live"),
+            pl.col("births").filter(pl.col("outcome") != LIVE).sum().alias("stillbirths"),
             pl.col("births").filter(pl.col("real_birth")).sum().alias("real"),
         )
         .sort("births", descending=True)
@@ -391,7 +392,7 @@ def _completeness(
     def rate(num: int | None, den: int | None) -> float | None:
         return round(num / den, 4) if num is not None and den else None
 
-    county = figures.coverage.group_by("feed").agg(pl.col("due", "held", "timely").sum())
+    county = metrics.county_coverage(figures.coverage)
     summary = [
         {
             "feed": feed,
