@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recon.evidence import EvidencePolicy, check_authority, check_confidence
 from recon.feeds import FEED_SPECS
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -53,6 +54,7 @@ class Config:
     fuzzy: bool = True
     roles: tuple[str, ...] = ()
     report: ReportSettings = field(default_factory=ReportSettings)
+    evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
     source: list[Path] = field(default_factory=list)
 
 
@@ -126,6 +128,16 @@ def load_config(path: Path | None = None) -> Config:
     if report.srb_low >= report.srb_high:
         raise ConfigError("[report] srb_low must be below srb_high")
 
+    try:
+        evidence = EvidencePolicy(
+            authority=check_authority(raw["reconcile"]["authority"]),
+            confidence=check_confidence(raw["reconcile"]["confidence"]),
+            mother_age_min=checks.mother_age_min,
+            mother_age_max=checks.mother_age_max,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
     div_path = str(raw["divisions"]["path"]).strip()
     return Config(
         inbox_patterns={k: list(v) for k, v in raw["inbox"].items()},
@@ -139,5 +151,6 @@ def load_config(path: Path | None = None) -> Config:
         fuzzy=bool(raw["reconcile"]["fuzzy"]),
         roles=roles,
         report=report,
+        evidence=evidence,
         source=sources,
     )

@@ -16,11 +16,11 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from recon.evidence import FEED_LABELS, EvidencePolicy
 from recon.link import FEED_ORDER, LIVE, Linked, link_methods
 from recon.normalize import id_check_ok
 
 STILLBIRTH = "死产"
-FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
 
 
 @dataclass(frozen=True)
@@ -28,27 +28,19 @@ class Field:
     name: str  # canonical column of the target feed, as in worklist `field`
     column: str  # column in the link records
     label: str
-    authority: tuple[str, ...]  # feeds carrying it, best witness first
     targets: tuple[str, ...]  # feeds a correction may be proposed to
 
 
-# The authority order: hospital for sex, date and plurality; police for the child's
-# identity number and name. Two agreeing sources beat one, whatever the order.
+# Which feeds carry a field and which is the best witness: recon/evidence.py.
 FIELDS = (
-    Field("sex", "sex", "性别", ("hosp", "police", "pop"), ("pop", "police")),
-    Field("birth_date", "birth_date", "出生日期", ("hosp", "police", "pop"), ("pop", "police")),
-    Field("mother_id", "mother_id", "母亲公民身份号码", ("hosp", "police", "pop"), FEED_ORDER),
-    Field("id_number", "child_id", "公民身份号码", ("police", "pop"), ("pop",)),
-    Field("name", "child_name", "姓名", ("police", "pop"), ("pop", "police")),
-    Field("birth_order", "birth_order", "孩次", ("hosp", "pop"), ("pop",)),
-    Field("division_code", "division_code", "区划代码", ("police", "hosp", "pop"), FEED_ORDER),
-    Field(
-        "certificate_no",
-        "certificate_no",
-        "出生医学证明编号",
-        ("hosp", "police"),
-        ("hosp", "police"),
-    ),
+    Field("sex", "sex", "性别", ("pop", "police")),
+    Field("birth_date", "birth_date", "出生日期", ("pop", "police")),
+    Field("mother_id", "mother_id", "母亲公民身份号码", FEED_ORDER),
+    Field("id_number", "child_id", "公民身份号码", ("pop",)),
+    Field("name", "child_name", "姓名", ("pop", "police")),
+    Field("birth_order", "birth_order", "孩次", ("pop",)),
+    Field("division_code", "division_code", "区划代码", FEED_ORDER),
+    Field("certificate_no", "certificate_no", "出生医学证明编号", ("hosp", "police")),
 )
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
@@ -93,7 +85,13 @@ _BIRTH_DATE = pl.coalesce(
 )
 
 
-def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | None) -> pl.Expr:
+def _usable(
+    field: Field,
+    value: pl.Expr,
+    as_of: date,
+    known: frozenset[str] | None,
+    policy: EvidencePolicy,
+) -> pl.Expr:
     """Whether a value may vote: one that fails its own check is no evidence."""
     match field.name:
         case "mother_id" | "id_number":
@@ -101,7 +99,7 @@ def _usable(field: Field, value: pl.Expr, as_of: date, known: frozenset[str] | N
             if field.name == "mother_id":  # a mother aged 9 by her number is a wrong number
                 born = value.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
                 age = (_BIRTH_DATE - born).dt.total_days() / 365.25
-                ok = ok & age.is_between(12, 60)
+                ok = ok & age.is_between(policy.mother_age_min, policy.mother_age_max)
         case "division_code":
             # A township or county code (…000) is imprecise, not a different place.
             ok = ~value.str.ends_with("000")
@@ -120,100 +118,51 @@ def consensus(
     wide: pl.DataFrame,
     as_of: date,
     known_divisions: frozenset[str] | None = None,
-    name_plausibility: pl.DataFrame | None = None,
+    policy: EvidencePolicy | None = None,
 ) -> pl.DataFrame:
-    """Add `<field>_consensus` and `<field>_support` (how many feeds hold that value).
+    """Add `<field>_consensus`, `<field>_support` (how many feeds hold that value) and,
+    per feed, `<feed>_<field>_ok` (whether its value may vote).
 
-    The value most feeds hold wins; between single witnesses, the authority order decides,
-    except for names, where the likelier spelling (commoner characters) wins: a homophone
-    typed by mistake is usually the rarer character.
+    The evidence policy (recon/evidence.py): a value failing its own check does not vote;
+    the value most feeds hold wins; between single witnesses the authority order decides.
     """
+    policy = policy or EvidencePolicy()
     out = wide
-    if name_plausibility is not None:
-        for feed in ("pop", "police"):
-            out = out.join(
-                name_plausibility.rename(
-                    {"name": f"{feed}_child_name", "plausibility": f"{feed}_name_score"}
-                ),
-                on=f"{feed}_child_name",
-                how="left",
-            )
     for field in FIELDS:
         # Materialised step by step: nested expressions would be evaluated many times over.
-        feeds = field.authority
+        feeds = policy.order(field.name)
         value = {f: f"_{field.name}_{f}_value" for f in feeds}
-        ok = {f: f"_{field.name}_{f}_ok" for f in feeds}
+        ok = {f: f"{f}_{field.name}_ok" for f in feeds}
         vote = {f: f"_{field.name}_{f}_votes" for f in feeds}
-        rank = {f: f"_{field.name}_{f}_rank" for f in feeds}
         out = out.with_columns(
             pl.col(f"{f}_{field.column}").cast(pl.String).alias(value[f]) for f in feeds
         )
         out = out.with_columns(
-            _usable(field, pl.col(value[f]), as_of, known_divisions).alias(ok[f]) for f in feeds
-        )
-        by_name = field.name == "name" and name_plausibility is not None
-        if by_name:  # a child usually carries the father's surname: that settles 江/姜
-            surname = pl.col("pop_father_name").str.slice(0, 1)
-            for f in feeds:
-                out = out.with_columns(
-                    (
-                        pl.col(f"{f}_name_score").fill_null(-1e9)
-                        + (pl.col(value[f]).str.slice(0, 1) == surname).fill_null(False) * 100.0
-                    ).alias(f"{f}_name_score")
-                )
-        out = out.with_columns(
-            *(
-                pl.sum_horizontal(
-                    ((pl.col(value[f]) == pl.col(value[g])) & pl.col(ok[g]))
-                    .fill_null(False)
-                    .cast(pl.Int8)
-                    for g in feeds
-                ).alias(vote[f])
-                for f in feeds
-            ),
-            *(
-                (pl.col(f"{f}_name_score").fill_null(-1e9) if by_name else pl.lit(-float(i))).alias(
-                    rank[f]
-                )
-                for i, f in enumerate(feeds)
-            ),
+            _usable(field, pl.col(value[f]), as_of, known_divisions, policy).alias(ok[f])
+            for f in feeds
         )
         out = out.with_columns(
-            pl.lit(None, pl.String).alias("_best"),
-            pl.lit(0, pl.Int8).alias("_votes"),
-            pl.lit(-float("inf")).alias("_rank"),
+            pl.sum_horizontal(
+                ((pl.col(value[f]) == pl.col(value[g])) & pl.col(ok[g]))
+                .fill_null(False)
+                .cast(pl.Int8)
+                for g in feeds
+            ).alias(vote[f])
+            for f in feeds
         )
-        for f in feeds:  # most votes, then best rank; each update reads the previous columns
-            better = (pl.col(vote[f]) > pl.col("_votes")) | (
-                (pl.col(vote[f]) == pl.col("_votes")) & (pl.col(rank[f]) > pl.col("_rank"))
-            )
-            take = pl.col(ok[f]) & better
+        out = out.with_columns(
+            pl.lit(None, pl.String).alias("_best"), pl.lit(0, pl.Int8).alias("_votes")
+        )
+        # Most votes win; feeds come best witness first, so a tie keeps the better witness.
+        for f in feeds:
+            take = pl.col(ok[f]) & (pl.col(vote[f]) > pl.col("_votes"))
             out = out.with_columns(
                 pl.when(take).then(pl.col(value[f])).otherwise(pl.col("_best")).alias("_best"),
                 pl.when(take).then(pl.col(vote[f])).otherwise(pl.col("_votes")).alias("_votes"),
-                pl.when(take).then(pl.col(rank[f])).otherwise(pl.col("_rank")).alias("_rank"),
             )
         out = out.rename({"_best": f"{field.name}_consensus", "_votes": f"{field.name}_support"})
-        out = out.drop("_rank", *value.values(), *ok.values(), *vote.values(), *rank.values())
+        out = out.drop(*value.values(), *vote.values())
     return out
-
-
-def name_plausibility(records: pl.DataFrame) -> pl.DataFrame:
-    """name -> mean log frequency of its characters among all children's names."""
-    names = records.select(pl.col("child_name").alias("name")).drop_nulls().unique()
-    chars = names.with_columns(pl.col("name").str.split("").alias("char")).explode("char")
-    counts = (
-        records.select(pl.col("child_name").str.split("").alias("char"))
-        .explode("char")
-        .drop_nulls()
-        .group_by("char")
-        .len()
-    )
-    return (
-        chars.join(counts, on="char", how="left")
-        .group_by("name")
-        .agg(pl.col("len").fill_null(1).log().mean().alias("plausibility"))
-    )
 
 
 @dataclass(frozen=True)
@@ -243,18 +192,18 @@ def reconcile(
     as_of: date,
     deadlines: Deadlines,
     known_divisions: frozenset[str] | None = None,
+    policy: EvidencePolicy | None = None,
 ) -> Reconciliation:
     """The consensus of every birth, and every finding of the run."""
-    wide = consensus(
-        births_wide(records, linked), as_of, known_divisions, name_plausibility(records)
-    )
+    policy = policy or EvidencePolicy()
+    wide = consensus(births_wide(records, linked), as_of, known_divisions, policy)
     parts = [
-        _misreported(wide),
-        _missing(wide, "pop", as_of, deadlines.pop_days),
-        _missing(wide, "police", as_of, deadlines.police_days),
-        _fictitious(wide, as_of, deadlines.police_days),
-        _duplicates(records, linked),
-        _twin_ranks(records),
+        _misreported(wide, policy),
+        _missing(wide, "pop", as_of, deadlines.pop_days, policy),
+        _missing(wide, "police", as_of, deadlines.police_days, policy),
+        _fictitious(wide, as_of, deadlines.police_days, policy),
+        _duplicates(records, linked, policy),
+        _twin_ranks(records, policy),
     ]
     schema = pl.Schema(FINDING_SCHEMA)
     found = pl.concat([p.select(list(FINDING_SCHEMA)).cast(schema) for p in parts])
@@ -288,38 +237,78 @@ def _route() -> pl.Expr:
     ).alias("division_code")
 
 
-def _misreported(wide: pl.DataFrame) -> pl.DataFrame:
+def _misreported(wide: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
     live = wide.filter(pl.col("hosp_outcome").fill_null(LIVE) == LIVE)
     parts = []
     for field in FIELDS:
+        authority = policy.order(field.name)
         for target in field.targets:
             current = pl.col(f"{target}_{field.column}").cast(pl.String)
             proposed = pl.col(f"{field.name}_consensus")
             support = pl.col(f"{field.name}_support")
-            witnesses = [f for f in field.authority if f != target]
-            others = pl.sum_horizontal(
-                pl.col(f"{f}_{field.column}").is_not_null().cast(pl.Int8) for f in witnesses
-            )
+            witnesses = [f for f in authority if f != target]
             differs = current.is_not_null() & proposed.is_not_null() & (current != proposed)
             if field.name == "division_code":
                 differs = differs & ~_coarser(current, proposed)
-                if target == "pop":
-                    # pop records where the family lives, the others its registered
-                    # residence: another township is a move, a neighbouring village a slip.
-                    differs = differs & (current.str.slice(0, 9) == proposed.str.slice(0, 9))
-            wrong = live.filter(differs & (others > 0))
+            wrong = live.filter(differs)
             if wrong.height == 0:
                 continue
-            held_by = pl.concat_str(
-                [
-                    pl.when(pl.col(f"{f}_{field.column}").cast(pl.String) == proposed).then(
-                        pl.lit(FEED_LABELS[f])
-                    )
-                    for f in witnesses
-                ],
-                separator="、",
-                ignore_nulls=True,
+            # The witnesses that hold the winning value, best first: the first one won.
+            holders = [
+                pl.when(
+                    (pl.col(f"{f}_{field.column}").cast(pl.String) == proposed)
+                    & pl.col(f"{f}_{field.name}_ok")
+                ).then(pl.lit(FEED_LABELS[f]))
+                for f in witnesses
+            ]
+            held_by = pl.concat_str(holders, separator="、", ignore_nulls=True)
+            kind = (
+                pl.when(support >= 2)
+                .then(pl.lit("agreed"))
+                .when(~pl.col(f"{target}_{field.name}_ok"))
+                .then(pl.lit("target_invalid"))
+                .otherwise(pl.lit("authority"))
             )
+            why = (
+                pl.when(kind == "agreed")
+                .then(pl.format("{}个来源一致", support))
+                .when(kind == "target_invalid")
+                .then(pl.lit(f"{FEED_LABELS[target]}的值未通过校验，不参与表决"))
+                .otherwise(
+                    pl.format(
+                        "无第三来源，{}是{}的权威来源：{}",
+                        pl.coalesce(holders),
+                        pl.lit(field.label),
+                        pl.lit("＞".join(FEED_LABELS[f] for f in authority)),
+                    )
+                )
+            )
+            note: pl.Expr = pl.lit("")
+            confidence = (
+                pl.when(kind == "agreed")
+                .then(policy.of("agreed"))
+                .when(kind == "target_invalid")
+                .then(policy.of("target_invalid"))
+                .otherwise(policy.of("authority"))
+            )
+            if field.name == "name" and target == "pop":
+                # A child usually carries the father's surname: a hint, never the decision.
+                surname = pl.col("pop_father_name").str.slice(0, 1)
+                doubted = (
+                    (kind == "authority")
+                    & (current.str.slice(0, 1) == surname)
+                    & (proposed.str.slice(0, 1) != surname)
+                ).fill_null(False)
+                note = pl.when(doubted).then(pl.lit("；注意：现值与父亲同姓，建议值不同姓，请核实"))
+                confidence = (
+                    pl.when(doubted).then(policy.of("authority_doubted")).otherwise(confidence)
+                )
+            if field.name == "division_code":
+                # pop records where the family lives, the others its registered residence:
+                # another township is a misreport or a move, and only a visit can tell.
+                moved = current.str.slice(0, 9) != proposed.str.slice(0, 9)
+                note = pl.when(moved).then(pl.lit("；不同乡镇：或为错报，或为家庭迁居，请入户核实"))
+                confidence = pl.when(moved).then(policy.of("other_township")).otherwise(confidence)
             parts.append(
                 wrong.select(
                     pl.lit("misreported").alias("category"),
@@ -330,15 +319,14 @@ def _misreported(wide: pl.DataFrame) -> pl.DataFrame:
                     *_keys(),
                     pl.lit(None, pl.String).alias("duplicate_of"),
                     _route(),
-                    pl.when(support >= 2).then(0.95).otherwise(0.75).alias("confidence"),
+                    confidence.cast(pl.Float64).alias("confidence"),
                     pl.format(
-                        "{}与{}记录不一致：{}为准（{}）；链接：{}",
+                        "{}与{}记录不一致：以{}为准（{}）{}；链接：{}",
                         pl.lit(field.label),
                         pl.lit(FEED_LABELS[target]),
                         held_by,
-                        pl.when(support >= 2)
-                        .then(pl.lit("两个来源一致"))
-                        .otherwise(pl.lit("权威来源")),
+                        why,
+                        note.fill_null(""),
                         pl.col("link_methods").fill_null("—"),
                     ).alias("evidence"),
                 )
@@ -357,7 +345,9 @@ def _birth_date() -> pl.Expr:
     return pl.col("birth_date_consensus").str.to_date(strict=False)
 
 
-def _missing(wide: pl.DataFrame, target: str, as_of: date, days: int) -> pl.DataFrame:
+def _missing(
+    wide: pl.DataFrame, target: str, as_of: date, days: int, policy: EvidencePolicy
+) -> pl.DataFrame:
     live_hosp = pl.col("hosp_key").is_not_null() & (pl.col("hosp_outcome") == LIVE)
     witnessed = live_hosp | pl.col("police_key").is_not_null() if target == "pop" else live_hosp
     due = _birth_date() <= pl.lit(as_of - timedelta(days=days))
@@ -388,7 +378,10 @@ def _missing(wide: pl.DataFrame, target: str, as_of: date, days: int) -> pl.Data
         *_keys(),
         pl.lit(None, pl.String).alias("duplicate_of"),
         _route(),
-        pl.when(both).then(0.97).otherwise(0.9).alias("confidence"),
+        pl.when(both)
+        .then(policy.of("missing_two_witnesses"))
+        .otherwise(policy.of("missing_one_witness"))
+        .alias("confidence"),
         pl.format(
             "{}有此出生，{}无记录；已超过{}天上报期限（截止 {}）",
             witnesses,
@@ -399,7 +392,9 @@ def _missing(wide: pl.DataFrame, target: str, as_of: date, days: int) -> pl.Data
     )
 
 
-def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFrame:
+def _fictitious(
+    wide: pl.DataFrame, as_of: date, police_days: int, policy: EvidencePolicy
+) -> pl.DataFrame:
     alone = (
         pl.col("pop_key").is_not_null()
         & pl.col("hosp_key").is_null()
@@ -414,7 +409,12 @@ def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFra
         *_keys(),
         pl.lit(None, pl.String).alias("duplicate_of"),
         pl.col("pop_division_code").alias("division_code"),
-        pl.when(stillbirth).then(0.95).when(young).then(0.5).otherwise(0.85).alias("confidence"),
+        pl.when(stillbirth)
+        .then(policy.of("stillbirth"))
+        .when(young)
+        .then(policy.of("unwitnessed_young"))
+        .otherwise(policy.of("unwitnessed"))
+        .alias("confidence"),
         pl.when(stillbirth)
         .then(pl.lit("住院分娩记录为死产，不应登记为出生"))
         .when(young)
@@ -426,7 +426,7 @@ def _fictitious(wide: pl.DataFrame, as_of: date, police_days: int) -> pl.DataFra
     )
 
 
-def _twin_ranks(records: pl.DataFrame) -> pl.DataFrame:
+def _twin_ranks(records: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
     """A rank (胎序) beyond the plurality (胎数), put right by the delivery's other babies.
 
     Only the hospital records the rank. A single birth's rank is 1; a twin's is the one
@@ -465,7 +465,7 @@ def _twin_ranks(records: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("police_id_number"),
         pl.lit(None, pl.String).alias("duplicate_of"),
         pl.col("division_code"),
-        pl.lit(0.9).alias("confidence"),
+        pl.lit(policy.of("twin_rank")).alias("confidence"),
         pl.when(pl.col("plurality") == 1)
         .then(pl.lit("单胎分娩，胎序应为 1"))
         .otherwise(
@@ -490,7 +490,7 @@ def _cancel_registration(category: str) -> list[pl.Expr]:
     ]
 
 
-def _duplicates(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
+def _duplicates(records: pl.DataFrame, linked: Linked, policy: EvidencePolicy) -> pl.DataFrame:
     pop = records.filter(pl.col("feed") == "pop").select(
         "uid", "key", "division_code", "entered_on"
     )
@@ -505,7 +505,7 @@ def _duplicates(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("police_id_number"),
         pl.col("kept_key").alias("duplicate_of"),
         pl.col("division_code"),
-        pl.lit(0.9).alias("confidence"),
+        pl.lit(policy.of("duplicate")).alias("confidence"),
         pl.format(
             "与全员人口记录 {} 为同一出生（{}）；保留已与其他来源链接的那条",
             pl.col("kept_key"),

@@ -418,7 +418,8 @@ def _reconcile(
     """Link, find, and fold the findings into cases; skipped when nothing changed."""
     settings = json.dumps(
         {"deadlines": config.deadlines, "min_match_weight": config.min_match_weight,
-         "fuzzy": config.fuzzy},
+         "fuzzy": config.fuzzy, "authority": dict(config.evidence.authority),
+         "confidence": dict(config.evidence.confidence)},
         sort_keys=True,
     )  # fmt: skip
     last_file = scalar(con, "SELECT coalesce(max(file_id), 0) FROM files")
@@ -442,6 +443,7 @@ def _reconcile(
             as_of,
             Deadlines(config.deadlines["pop"], config.deadlines["police"]),
             _known_divisions(con),
+            config.evidence,
         )
         found = result.findings
         _store_births(con, result.births)
