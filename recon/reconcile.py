@@ -33,7 +33,7 @@ class Field:
 
 # Which feeds carry a field and which is the best witness: recon/evidence.py.
 FIELDS = (
-    Field("sex", "sex", "性别", ("pop", "police")),
+    Field("sex", "sex", "性别", FEED_ORDER),
     Field("birth_date", "birth_date", "出生日期", ("pop", "police")),
     Field("mother_id", "mother_id", "母亲公民身份号码", FEED_ORDER),
     Field("id_number", "child_id", "公民身份号码", ("pop",)),
@@ -114,6 +114,17 @@ def _usable(
     return value.is_not_null() & ok.fill_null(False)
 
 
+def _agrees(field: Field, value: pl.Expr, other: pl.Expr, other_ok: pl.Expr) -> pl.Expr:
+    """1 where `other` (another feed's value) supports `value`, else 0."""
+    same = (value == other) & other_ok
+    if field.name == "division_code":
+        # A township code (…000) names no village, but it does name the township: it
+        # supports a village of that township against a village of another.
+        township = other.str.ends_with("000") & ~other.str.ends_with("000000")
+        same = same | (township & (value.str.slice(0, 9) == other.str.slice(0, 9)))
+    return same.fill_null(False).cast(pl.Int8)
+
+
 def consensus(
     wide: pl.DataFrame,
     as_of: date,
@@ -143,10 +154,7 @@ def consensus(
         )
         out = out.with_columns(
             pl.sum_horizontal(
-                ((pl.col(value[f]) == pl.col(value[g])) & pl.col(ok[g]))
-                .fill_null(False)
-                .cast(pl.Int8)
-                for g in feeds
+                _agrees(field, pl.col(value[f]), pl.col(value[g]), pl.col(ok[g])) for g in feeds
             ).alias(vote[f])
             for f in feeds
         )

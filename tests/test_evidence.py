@@ -70,9 +70,25 @@ def test_two_agreeing_sources_beat_the_authority(recon: Recon, tmp_path: Path) -
     # The hospital is the authority on sex, but the police and the register agree.
     inbox = night(tmp_path / "in", pop_row(), hosp_row(新生儿性别="女"), police_row())
     assert recon.run(inbox, as_of=AS_OF).exit_code == 0
-    assert cases_of(recon) == []  # hosp sex is no target: nothing is proposed to it
-    births = recon.query("SELECT sex FROM births")
-    assert births == [("M",)]
+    assert cases_of(recon) == [("misreported", "hosp", "sex", "F", "M")]
+    (case,) = worklist(recon)
+    assert float(case["confidence"]) == DEFAULT_CONFIDENCE["agreed"]
+    assert recon.query("SELECT sex FROM births") == [("M",)]
+
+
+def test_a_township_code_supports_the_village_of_its_township(recon: Recon, tmp_path: Path) -> None:
+    # The hospital names only the township (张湾街道); the police a village of another
+    # township. The register's village, in the hospital's township, has two witnesses.
+    inbox = night(
+        tmp_path / "in",
+        pop_row(),
+        hosp_row(产妇户籍地区划代码="420607101"),
+        police_row(户籍地区划代码="420607102001"),
+    )
+    assert recon.run(inbox, as_of=AS_OF).exit_code == 0
+    assert cases_of(recon) == [
+        ("misreported", "police", "division_code", "420607102001", "420607101203")
+    ]
 
 
 def test_a_division_in_another_township_reaches_a_person(recon: Recon, tmp_path: Path) -> None:
