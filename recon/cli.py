@@ -372,13 +372,54 @@ def generate(
             "--hosp-format", help="auto (xlsx up to 100k births, else csv), xlsx, csv or parquet."
         ),
     ] = "auto",
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="The misreport mix: default, register-errs, police-hosp-errs, movers, "
+            "police-names or clean.",
+        ),
+    ] = "default",
+    rate: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rate",
+            help="Override one rate of the profile, KEY=SHARE (0..0.2), e.g. pop.name=0.03 "
+            "or moved=0.02; repeatable. Keys: pop.|police.|hosp. + field, and moved.",
+        ),
+    ] = None,
 ) -> None:
-    """Write a realistic inbox of the three feeds, with known truth, for tests and trials."""
+    """Write a realistic inbox of the three feeds, with known truth, for tests and trials.
+
+    Profiles (--profile), misreports as a share of each feed's rows:
+    default: pop 2% over seven fields, police names and dates 0.5%, hosp mother ids 0.3%.
+    register-errs: pop names 3%, pop divisions in another township 1%; police names right.
+    police-hosp-errs: police and hosp divisions in another township 1% each, sex, mother ids.
+    movers: 2% of families moved township (pop differs from hosp/police, truly).
+    police-names: police names 1%, pop names right.
+    clean: no misreports (duplicates, fictitious, warnings, quarantine as usual).
+    truth/manifest.json records the profile and every resolved rate.
+    """
     from recon.console import generate_summary, progress_bar
+    from recon.generate import PROFILES, misreport_rates
     from recon.generate import generate as make_feeds
 
     if hosp_format not in ("auto", "xlsx", "csv", "parquet"):
         raise _fail(EXIT_USAGE, f"--hosp-format {hosp_format!r}: use auto, xlsx, csv or parquet")
+    overrides: dict[str, float] = {}
+    for item in rate or []:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError("not KEY=SHARE")
+            overrides[key.strip()] = float(value)
+        except ValueError:
+            raise _fail(EXIT_USAGE, f"--rate {item!r}: use KEY=SHARE, e.g. pop.name=0.03") from None
+    try:
+        misreport_rates(profile, overrides)
+    except ValueError as exc:
+        option = "--rate" if profile in PROFILES else "--profile"
+        raise _fail(EXIT_USAGE, f"{option}: {exc}") from None
     kwargs = {}
     reference = _parse_date(as_of)
     if reference is not None:
@@ -391,6 +432,8 @@ def generate(
             out,
             hosp_format=cast(HospFormat, hosp_format),
             progress=lambda stage: progress(stage, next(stages), 0),
+            profile=profile,
+            rates=overrides,
             **kwargs,
         )
     generate_summary(summary)

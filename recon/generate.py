@@ -33,7 +33,10 @@ births included): ``birth_id, sex (M/F), birth_date, delivered_at (minute
 resolution), plurality, birth_rank, birth_order, name (null for
 stillbirths), father_name, id_number (the child's 18-char id if issued by
 as_of, i.e. the police registered the child on or before as_of; else
-null), certificate_no, mother_name, mother_id, division_code, outcome
+null), certificate_no, mother_name, mother_id, division_code (the registered
+residence, as hosp and police hold it), residence_code (where the family lives,
+as pop holds it: division_code, unless the family moved to a village of another
+township; a mover's pop division is truth, not a misreport), outcome
 (live/stillbirth), home_birth, out_of_area (born in a facility outside the
 area: no hosp record), facility_code, hosp_registered_on,
 pop_reported_on, police_registered_on (null: never; may be after as_of),
@@ -56,8 +59,10 @@ bad_sex, field_count, bad_id_form, bad_integer, bad_enum), ``warnings``
 every valid role-``ok`` row and truth-known field whose written canonical
 value differs from the truth. Computed by comparison, so it includes the
 value changes behind warnings (a typed-wrong check character, a mother aged
-9). Not listed: empty values (not yet named, id not yet filled, unknown sex)
-and 6/9-digit division codes (imprecise, not wrong; hosp and police only).
+9). pop's division_code is compared with residence_code, the others' with
+division_code. Not listed: empty values (not yet named, id not yet filled,
+unknown sex) and 6/9-digit division codes of the true county/township
+(imprecise, not wrong; hosp and police only).
 
 ``{feed}_canonical.parquet``: for every valid row, each column as ingest
 must produce it (sex M/F/null, Date, Datetime[us], ids 18 upper-case chars
@@ -67,7 +72,9 @@ integers Int64), the extra column raw as written (empty -> null), plus
 ``file`` and ``line``. Misreported/warned values are the canonical form of
 what was written, not the truth.
 
-``manifest.json``: seed, births, as_of, files, rows and injected counts.
+``manifest.json``: seed, births, as_of, files, rows, injected counts
+(``misreport:<field>``, ``misreport:division_township``, ``truth:moved`` ...),
+``rates`` (RATES), ``profile`` and ``misreport_rates`` (the resolved mix).
 
 Conventions the oracle assumes (ingest must agree)
 --------------------------------------------------
@@ -103,10 +110,21 @@ days, 5% late 补录 120-1500 days (40% of those without certificate), home
 births 补录 30-365 days, never 2%. A record is in a file only if its
 report/registration date is <= as_of.
 Errors: pop duplicates 1% (reported 20-400 days later, 65% another
-village, 25% name homophone), pop fictitious 0.5%, pop misreports 2% (sex,
-birth_date, mother_id, id_number, name, birth_order, division_code), police
-misreports 0.5% (name, birth_date), hosp mother_id typos 0.3%; warnings 1%
-of each feed, quarantine 0.3% of each feed (every kind at least once).
+village, 25% name homophone), pop fictitious 0.5%; warnings 1% of each feed,
+quarantine 0.3% of each feed (every kind at least once).
+Misreports (错报) come from a named mix, ``PROFILES[profile]`` with single
+keys overridden by ``rates``: ``"<feed>.<field>"`` is the share of that feed's
+rows misreported in that field (pop: sex, birth_date, mother_id, id_number,
+name, birth_order, division_code, division_township; police: name,
+birth_date, sex, division_code, division_township, mother_id; hosp: mother_id,
+sex, division_code, division_township), ``moved`` the share of births whose
+family moved (whole deliveries). A record gets at most one injected change;
+names are homophones, ids and dates typos, division_code another village of
+the same township, division_township a village of another township (listed
+as field division_code). Profiles: ``default`` (pop 2%: sex and birth_date
+0.4%, mother_id and name 0.3%, id_number, birth_order and division_code 0.2%;
+police name and birth_date 0.25%; hosp mother_id 0.3%), ``register-errs``,
+``police-hosp-errs``, ``movers``, ``police-names``, ``clean`` (no misreports).
 Messy forms: dates ISO 72%, ``y/m/d`` 12%, ``yyyymmdd`` 8%, ``y年m月d日`` 8%;
 datetimes ``HH:MM`` or ``HH:MM:SS`` 50/50; sex 男女 60% / 12 20% / MF 20%
 (未知/0/9 for 30% of hosp stillbirths, canonical null); ids: lower-case x
@@ -133,7 +151,7 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -143,14 +161,14 @@ import polars as pl
 
 from recon.feeds import FEED_SPECS, FEEDS, FeedName
 
-__all__ = ["GenerateSummary", "generate"]
+__all__ = ["MISREPORT_KEYS", "PROFILES", "GenerateSummary", "generate", "misreport_rates"]
 
 DEFAULT_AS_OF = date(2026, 10, 31)
 WINDOW_DAYS = 730
 POP_DUE_DAYS = 120
 POLICE_DUE_DAYS = 90
 XLSX_MAX_BIRTHS = 100_000
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 RATES: dict[str, float] = {
     "twin_deliveries": 0.015,
@@ -168,12 +186,118 @@ RATES: dict[str, float] = {
     "late_without_certificate": 0.40,
     "pop_duplicate": 0.01,
     "pop_fictitious": 0.005,
-    "pop_misreport": 0.02,
-    "police_misreport": 0.005,
-    "hosp_mother_id_typo": 0.003,
     "warning": 0.01,
     "quarantine": 0.003,
 }
+
+# Misreport (错报) rates, "<feed>.<field>": share of that feed's rows; "moved": share
+# of births whose family really moved (truth, not an error; see the module doc).
+MISREPORT_KEYS: tuple[str, ...] = (
+    "pop.sex",
+    "pop.birth_date",
+    "pop.mother_id",
+    "pop.id_number",
+    "pop.name",
+    "pop.birth_order",
+    "pop.division_code",
+    "pop.division_township",
+    "hosp.mother_id",
+    "hosp.sex",
+    "hosp.division_code",
+    "hosp.division_township",
+    "police.name",
+    "police.birth_date",
+    "police.sex",
+    "police.division_code",
+    "police.division_township",
+    "police.mother_id",
+    "moved",
+)
+MAX_RATE = 0.2
+
+
+def _mix(**rates: float) -> dict[str, float]:
+    """A full misreport mix: the given rates ("pop__name" for "pop.name"), others 0."""
+    out = dict.fromkeys(MISREPORT_KEYS, 0.0)
+    for k, v in rates.items():
+        key = k.replace("__", ".")
+        if key not in out:
+            raise KeyError(key)
+        out[key] = v
+    return out
+
+
+PROFILES: dict[str, dict[str, float]] = {
+    # the generator's historical mix: pop 2%, police 0.5%, hosp 0.3%
+    "default": _mix(
+        pop__sex=0.004,
+        pop__birth_date=0.004,
+        pop__mother_id=0.003,
+        pop__id_number=0.002,
+        pop__name=0.003,
+        pop__birth_order=0.002,
+        pop__division_code=0.002,
+        police__name=0.0025,
+        police__birth_date=0.0025,
+        hosp__mother_id=0.003,
+    ),
+    # the register is wrong, the witnesses are right (the contract's authority order)
+    "register-errs": _mix(
+        pop__name=0.03,
+        pop__division_township=0.01,
+        pop__sex=0.005,
+        pop__birth_date=0.005,
+        pop__mother_id=0.003,
+        hosp__mother_id=0.003,
+        police__birth_date=0.003,
+    ),
+    # the witnesses are wrong too
+    "police-hosp-errs": _mix(
+        pop__name=0.01,
+        police__division_township=0.01,
+        hosp__division_township=0.01,
+        police__sex=0.003,
+        hosp__sex=0.003,
+        hosp__mother_id=0.005,
+        police__mother_id=0.003,
+        pop__birth_order=0.005,
+    ),
+    # families that moved: pop's division differs from hosp/police, truly
+    "movers": _mix(
+        moved=0.02,
+        pop__division_township=0.005,
+        pop__division_code=0.005,
+        pop__name=0.01,
+        pop__sex=0.005,
+        police__birth_date=0.003,
+    ),
+    # police names wrong, the register right: the authority order fails (benchmarks)
+    "police-names": _mix(police__name=0.01),
+    # no misreports at all (duplicates, fictitious, warnings and quarantine unchanged)
+    "clean": _mix(),
+}
+
+
+def misreport_rates(
+    profile: str = "default", rates: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """The full misreport mix of ``profile`` with single keys overridden by ``rates``.
+
+    Raises ValueError naming the profile or key when one is unknown or a rate is
+    outside 0..MAX_RATE.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+    out = dict(PROFILES[profile])
+    for key, value in (rates or {}).items():
+        if key not in out:
+            raise ValueError(f"unknown rate {key!r}: use one of {', '.join(MISREPORT_KEYS)}")
+        v = float(value)
+        if not 0.0 <= v <= MAX_RATE:  # also refuses NaN
+            raise ValueError(f"rate {key}={value} is outside 0..{MAX_RATE}")
+        out[key] = v
+    return out
+
 
 FILE_NAMES = {
     "divisions": "divisions.csv",
@@ -196,6 +320,8 @@ class GenerateSummary:
     paths: Mapping[str, Path]  # "divisions", "pop", "hosp", "police", "truth/births", ...
     rows: Mapping[str, int]  # data rows written per feed
     injected: Mapping[str, Mapping[str, int]]  # feed -> kind -> count
+    profile: str = "default"
+    misreport_rates: Mapping[str, float] = field(default_factory=dict)  # MISREPORT_KEYS
 
     def total(self, kind: str) -> int:
         """Rows injected with ``kind`` over all feeds (e.g. "quarantine:bad_date")."""
@@ -776,6 +902,14 @@ def _neighbour(code: str, rng: np.random.Generator) -> str:
     return str(others[int(rng.integers(len(others)))]) if others else code
 
 
+def _other_township(code: str, rng: np.random.Generator) -> str:
+    """A village (of divisions.csv) of another township of the county."""
+    geo = _geo()
+    town = geo.township_of_code.get(code[:9])
+    others = np.flatnonzero(geo.village_township != town)
+    return str(geo.village_codes[others[int(rng.integers(len(others)))]])
+
+
 def _unknown_village(code: str, rng: np.random.Generator) -> str:
     return code[:9] + f"{int(rng.integers(900, 1000)):03d}"
 
@@ -839,16 +973,20 @@ def _inject(
         mask = df.select(
             (pl.col("_role") == "ok") & ~pl.col("_special") & plan.eligible
         ).to_series()
-        idx = _pick(np.flatnonzero(mask.to_numpy()), plan.count, rng)
-        rows = df[idx].to_dicts() if len(idx) else []
+        pool = np.flatnonzero(mask.to_numpy())
         updates: dict[int, dict[str, Any]] = {}
-        for i, row in zip(idx.tolist(), rows, strict=True):
-            upd = plan.mutate(row, rng)
-            if upd is None:
-                continue
-            upd["_special"] = True
-            updates[i] = upd
-            counts[plan.label] += 1
+        # Rows the mutation declines (a name without a homophone) are replaced by
+        # other eligible rows, so the count is met while candidates last.
+        while len(updates) < plan.count and len(pool):
+            idx = _pick(pool, plan.count - len(updates), rng)
+            pool = np.setdiff1d(pool, idx, assume_unique=True)
+            for i, row in zip(idx.tolist(), df[idx].to_dicts(), strict=True):
+                upd = plan.mutate(row, rng)
+                if upd is None:
+                    continue
+                upd["_special"] = True  # one injected change per record, at most
+                updates[i] = upd
+                counts[plan.label] += 1
         df = _patch(df, updates)
     return df
 
@@ -942,6 +1080,7 @@ def _make_pop(
     rng: np.random.Generator,
     csv: bool,
     counts: Counter[str],
+    mix: Mapping[str, float],
 ) -> pl.DataFrame:
     """The register: reported births, duplicates, fictitious records, then errors."""
     rows = _pop_reported(births, as_of, rng)
@@ -953,7 +1092,7 @@ def _make_pop(
     df = _pop_numbered(pl.concat([rows, dups, fict], how="vertical_relaxed"), rng)
     df = _pop_details(df, rng, counts)
     m = df.height
-    df = _inject(df, _pop_misreport_plans(m, as_of), rng, counts)
+    df = _inject(df, _misreport_plans("pop", m, as_of, mix), rng, counts)
     df = _inject(df, _warning_plans("pop", m, as_of), rng, counts)
     return _inject(df, _quarantine_plans("pop", m, csv), rng, counts)
 
@@ -981,7 +1120,7 @@ def _pop_reported(births: pl.DataFrame, as_of: date, rng: np.random.Generator) -
         "mother_id",
         pl.when(pl.Series(rng.random(n) < 0.88)).then(pl.col("father_name")).alias("father_name"),
         "birth_order",
-        "division_code",
+        pl.col("residence_code").alias("division_code"),  # where the family lives now
         pl.col("pop_reported_on").alias("reported_on"),
     )
 
@@ -1093,13 +1232,15 @@ def _pop_details(df: pl.DataFrame, rng: np.random.Generator, counts: Counter[str
     )
 
 
-def _pop_misreport_plans(m: int, as_of: date) -> list[_Plan]:
-    """错报: 2% of records, over sex, birth_date, mother_id, id_number, name, ..."""
-    k = round(m * RATES["pop_misreport"])
+def _misreport_plans(
+    feed: FeedName, n_rows: int, as_of: date, mix: Mapping[str, float]
+) -> list[_Plan]:
+    """错报: per field, ``mix["<feed>.<field>"]`` of the feed's rows (see MISREPORT_KEYS)."""
     lo = as_of - timedelta(days=WINDOW_DAYS + 60)
+    reported = "reported_on" if feed == "pop" else "registered_on"
 
     def birth_date(r: dict[str, Any], g: np.random.Generator) -> dict[str, Any]:
-        return {"birth_date": _typo_date(r["birth_date"], g, lo, min(r["reported_on"], as_of))}
+        return {"birth_date": _typo_date(r["birth_date"], g, lo, min(r[reported], as_of))}
 
     def name(r: dict[str, Any], g: np.random.Generator) -> dict[str, Any] | None:
         v = _homophone(r["name"], g)
@@ -1109,31 +1250,37 @@ def _pop_misreport_plans(m: int, as_of: date) -> list[_Plan]:
         o = r["birth_order"]
         return {"birth_order": o + 1 if o == 1 or g.random() < 0.5 else o - 1}
 
-    everyone = pl.lit(True)
-    return [
-        _Plan("misreport:sex", round(k * 0.2), everyone, lambda r, g: {"sex": _flip(r["sex"])}),
-        _Plan("misreport:birth_date", round(k * 0.2), everyone, birth_date),
-        _Plan(
-            "misreport:mother_id",
-            round(k * 0.15),
-            everyone,
-            lambda r, g: {"mother_id": _typo_id(r["mother_id"], g, g.random() < 0.5)},
-        ),
-        _Plan(
-            "misreport:id_number",
-            round(k * 0.1),
-            pl.col("id_number").is_not_null(),
-            lambda r, g: {"id_number": _typo_id(r["id_number"], g, g.random() < 0.5)},
-        ),
-        _Plan("misreport:name", round(k * 0.15), pl.col("name").is_not_null(), name),
-        _Plan("misreport:birth_order", round(k * 0.1), everyone, birth_order),
-        _Plan(
-            "misreport:division_code",
-            round(k * 0.1),
-            everyone,
+    def id_typo(col: str) -> Mutation:
+        return lambda r, g: {col: _typo_id(r[col], g, g.random() < 0.5)}
+
+    def has(col: str) -> pl.Expr:
+        return pl.col(col).is_not_null()
+
+    fields: dict[str, tuple[pl.Expr, Mutation]] = {
+        "sex": (has("sex"), lambda r, g: {"sex": _flip(r["sex"])}),
+        "birth_date": (pl.lit(True), birth_date),
+        "mother_id": (has("mother_id"), id_typo("mother_id")),
+        "id_number": (has("id_number"), id_typo("id_number")),
+        "name": (has("name"), name),
+        "birth_order": (has("birth_order"), birth_order),
+        "division_code": (
+            pl.lit(True),
             lambda r, g: {"division_code": _neighbour(r["division_code"], g)},
         ),
-    ]
+        # recorded as a division_code misreport, but in another township
+        "division_township": (
+            pl.lit(True),
+            lambda r, g: {"division_code": _other_township(r["division_code"], g)},
+        ),
+    }
+    plans = []
+    for key in MISREPORT_KEYS:
+        f, _, name_ = key.partition(".")
+        if f != feed or mix[key] <= 0:
+            continue
+        eligible, mutate = fields[name_]
+        plans.append(_Plan(f"misreport:{name_}", round(n_rows * mix[key]), eligible, mutate))
+    return plans
 
 
 def _flip(sex: str) -> str:
@@ -1230,7 +1377,12 @@ def _warning_plans(feed: FeedName, n_rows: int, as_of: date) -> list[_Plan]:
 
 
 def _make_hosp(
-    births: pl.DataFrame, as_of: date, rng: np.random.Generator, csv: bool, counts: Counter[str]
+    births: pl.DataFrame,
+    as_of: date,
+    rng: np.random.Generator,
+    csv: bool,
+    counts: Counter[str],
+    mix: Mapping[str, float],
 ) -> pl.DataFrame:
     base = births.filter(
         pl.col("hosp_registered_on").is_not_null() & (pl.col("hosp_registered_on") <= as_of)
@@ -1275,15 +1427,7 @@ def _make_hosp(
     )
     d = _meta_defaults(n)
     df = df.with_columns(d.values())
-    plans = [
-        _Plan(
-            "misreport:mother_id",
-            round(n * RATES["hosp_mother_id_typo"]),
-            pl.lit(True),
-            lambda r, g: {"mother_id": _typo_id(r["mother_id"], g, g.random() < 0.5)},
-        )
-    ]
-    df = _inject(df, plans, rng, counts)
+    df = _inject(df, _misreport_plans("hosp", n, as_of, mix), rng, counts)
     df = _inject(df, _warning_plans("hosp", n, as_of), rng, counts)
     df = _inject(df, _quarantine_plans("hosp", n, csv), rng, counts)
     return df
@@ -1295,7 +1439,11 @@ def _make_hosp(
 
 
 def _make_police(
-    births: pl.DataFrame, as_of: date, rng: np.random.Generator, counts: Counter[str]
+    births: pl.DataFrame,
+    as_of: date,
+    rng: np.random.Generator,
+    counts: Counter[str],
+    mix: Mapping[str, float],
 ) -> pl.DataFrame:
     base = births.filter(
         pl.col("police_registered_on").is_not_null() & (pl.col("police_registered_on") <= as_of)
@@ -1326,29 +1474,7 @@ def _make_police(
     )
     d = _meta_defaults(n)
     df = df.with_columns(d.values())
-    k = round(n * RATES["police_misreport"])
-
-    def mis_name(r: dict[str, Any], g: np.random.Generator) -> dict[str, Any] | None:
-        v = _homophone(r["name"], g)
-        return {"name": v} if v else None
-
-    plans = [
-        _Plan("misreport:name", k - k // 2, pl.lit(True), mis_name),
-        _Plan(
-            "misreport:birth_date",
-            k // 2,
-            pl.lit(True),
-            lambda r, g: {
-                "birth_date": _typo_date(
-                    r["birth_date"],
-                    g,
-                    as_of - timedelta(days=WINDOW_DAYS + 60),
-                    r["registered_on"],
-                )
-            },
-        ),
-    ]
-    df = _inject(df, plans, rng, counts)
+    df = _inject(df, _misreport_plans("police", n, as_of, mix), rng, counts)
     df = _inject(df, _warning_plans("police", n, as_of), rng, counts)
     df = _inject(df, _quarantine_plans("police", n, True), rng, counts)
     return df
@@ -1804,6 +1930,11 @@ _COMPARED: dict[FeedName, tuple[str, ...]] = {
 
 def _misreports(valid: pl.DataFrame, feed: FeedName, truth: pl.DataFrame) -> pl.DataFrame:
     spec = FEED_SPECS[feed]
+    # pop records where the family lives (residence_code); hosp and police the
+    # registered residence (division_code): a family that moved is no misreport.
+    truth = truth.with_columns(
+        pl.col("residence_code" if feed == "pop" else "division_code").alias("division_code")
+    )
     t = truth.select(
         pl.col("birth_id").alias("_birth_id"),
         *(pl.col(c).alias(f"_t_{c}") for c in _COMPARED[feed] if c != "outcome"),
@@ -1820,8 +1951,12 @@ def _misreports(valid: pl.DataFrame, feed: FeedName, truth: pl.DataFrame) -> pl.
         dtype = j.schema[c]
         diff = pl.col(c).is_not_null() & pl.col(f"_t_{c}").is_not_null()
         diff = diff & (pl.col(c) != pl.col(f"_t_{c}"))
-        if c == "division_code":
-            diff = diff & ~pl.col("_div_short")
+        if c == "division_code":  # a 6/9-digit code of the true county/township is right
+            t_c = pl.col(f"_t_{c}")
+            imprecise = (pl.col(c) == t_c.str.slice(0, 9) + "000") | (
+                pl.col(c) == t_c.str.slice(0, 6) + "000000"
+            )
+            diff = diff & ~(pl.col("_div_short") & imprecise)
         parts.append(
             j.filter(diff).select(
                 pl.lit(feed).alias("feed"),
@@ -1837,6 +1972,34 @@ def _misreports(valid: pl.DataFrame, feed: FeedName, truth: pl.DataFrame) -> pl.
 # ---------------------------------------------------------------------------
 # The whole run
 # ---------------------------------------------------------------------------
+
+
+def _with_residence(real: pl.DataFrame, rate: float, rng: np.random.Generator) -> pl.DataFrame:
+    """``residence_code``: where the family lives; for ``rate`` of births (whole
+    deliveries, so twins move together) a village of another township."""
+    deliveries = real["delivery"].unique(maintain_order=True).to_numpy()
+    babies = real["delivery"].value_counts().to_dict(as_series=False)
+    per = dict(zip(babies["delivery"], babies["count"], strict=True))
+    target = round(real.height * rate)
+    moved: list[int] = []
+    total = 0
+    for d in rng.permutation(deliveries).tolist() if target else []:
+        if total + per[d] <= target:
+            moved.append(d)
+            total += per[d]
+        if total == target:
+            break
+    codes = real.filter(pl.col("delivery").is_in(moved))
+    new = {
+        d: _other_township(c, rng)
+        for d, c in zip(codes["delivery"].to_list(), codes["division_code"].to_list(), strict=True)
+    }
+    return real.with_columns(
+        pl.col("delivery")
+        .replace_strict(new, default=None, return_dtype=pl.String)
+        .fill_null(pl.col("division_code"))
+        .alias("residence_code")
+    )
 
 
 def _hosp_file(births: int, hosp_format: str) -> tuple[str, str]:
@@ -1856,10 +2019,18 @@ def generate(
     as_of: date = DEFAULT_AS_OF,
     hosp_format: Literal["auto", "xlsx", "csv", "parquet"] = "auto",
     progress: Callable[[str], None] | None = None,
+    profile: str = "default",
+    rates: Mapping[str, float] | None = None,
 ) -> GenerateSummary:
-    """Write ``births`` simulated births as three feeds plus truth into ``out``."""
+    """Write ``births`` simulated births as three feeds plus truth into ``out``.
+
+    ``profile`` names the misreport mix (PROFILES); ``rates`` overrides single keys of
+    it ("pop.name": 0.03). An unknown profile or key, or a rate outside 0..0.2, is a
+    ValueError naming it.
+    """
     if births < 1:
         raise ValueError("births must be at least 1")
+    mix = misreport_rates(profile, rates)
     say: Progress = progress or (lambda _stage: None)
     out = Path(out)
     (out / "truth").mkdir(parents=True, exist_ok=True)
@@ -1896,16 +2067,20 @@ def generate(
         .then(pl.col("child_id"))
         .alias("id_number"),
     )
+    real = _with_residence(real, mix["moved"], streams[7])
+    n_moved = int((real["residence_code"] != real["division_code"]).sum())
+    if n_moved:
+        counts["pop"]["truth:moved"] += n_moved
 
     say("pop")
     csv_hosp = hosp_fmt == "csv"
     feeds: dict[FeedName, pl.DataFrame] = {
-        "pop": _make_pop(real, fictitious, as_of, streams[2], True, counts["pop"])
+        "pop": _make_pop(real, fictitious, as_of, streams[2], True, counts["pop"], mix)
     }
     say("hosp")
-    feeds["hosp"] = _make_hosp(real, as_of, streams[3], csv_hosp, counts["hosp"])
+    feeds["hosp"] = _make_hosp(real, as_of, streams[3], csv_hosp, counts["hosp"], mix)
     say("police")
-    feeds["police"] = _make_police(real, as_of, streams[4], counts["police"])
+    feeds["police"] = _make_police(real, as_of, streams[4], counts["police"], mix)
 
     say("messy forms")
     written: dict[FeedName, pl.DataFrame] = {}
@@ -1968,13 +2143,23 @@ def generate(
         "counts": _birth_counts(real),
         "injected": injected,
         "rates": RATES,
+        "profile": profile,
+        "misreport_rates": mix,
     }
     paths["truth/manifest"] = out / "truth" / "manifest.json"
     paths["truth/manifest"].write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     return GenerateSummary(
-        out=out, seed=seed, births=births, as_of=as_of, paths=paths, rows=rows, injected=injected
+        out=out,
+        seed=seed,
+        births=births,
+        as_of=as_of,
+        paths=paths,
+        rows=rows,
+        injected=injected,
+        profile=profile,
+        misreport_rates=mix,
     )
 
 
@@ -1987,6 +2172,7 @@ def _birth_counts(real: pl.DataFrame) -> dict[str, int]:
         "stillbirths": int((real["outcome"] == "stillbirth").sum()),
         "home_births": int(real["home_birth"].sum()),
         "out_of_area": int(real["out_of_area"].sum()),
+        "moved": int((real["residence_code"] != real["division_code"]).sum()),
     }
 
 
@@ -2058,6 +2244,7 @@ def _write_truth(
         "mother_name",
         "mother_id",
         "division_code",
+        "residence_code",
         "outcome",
         "home_birth",
         "out_of_area",

@@ -5,15 +5,18 @@ tests/test_generated_run.py, which runs the real reader on these feeds."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 from stdnum.cn import ric
+from typer.testing import CliRunner
 
+from recon.cli import app
 from recon.feeds import FEED_SPECS, FEEDS
-from recon.generate import GenerateSummary, generate
+from recon.generate import MISREPORT_KEYS, PROFILES, GenerateSummary, generate
 
 BIRTHS = 2000
 AS_OF = date(2026, 10, 31)
@@ -202,3 +205,189 @@ def test_hosp_other_formats(fmt: str, tmp_path: Path) -> None:
         assert sorted(recs.filter(pl.col("feed") == "hosp")["line"]) == list(
             range(1, df.height + 1)
         )
+
+
+# ---------------------------------------------------------------------------
+# Error mixes: profiles and --rate
+# ---------------------------------------------------------------------------
+
+MIX_BIRTHS = 4000
+
+
+@pytest.fixture(scope="module", params=sorted(PROFILES))
+def mixed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> GenerateSummary:
+    profile = str(request.param)
+    return generate(MIX_BIRTHS, 5, tmp_path_factory.mktemp(profile), profile=profile)
+
+
+def _kinds(summary: GenerateSummary) -> pl.DataFrame:
+    """Truth misreports of role-ok rows, keyed like MISREPORT_KEYS, with the row's warnings."""
+    t = summary.out / "truth"
+    mis = pl.read_parquet(t / "misreports.parquet")
+    records = pl.read_parquet(t / "records.parquet").filter(pl.col("quarantine").is_null())
+    township = (pl.col("field") == "division_code") & (
+        pl.col("written_value").str.slice(0, 9) != pl.col("true_value").str.slice(0, 9)
+    )
+    return mis.join(records.select("feed", "key", "warnings"), on=["feed", "key"]).with_columns(
+        (
+            pl.col("feed")
+            + "."
+            + pl.when(township).then(pl.lit("division_township")).otherwise(pl.col("field"))
+        ).alias("kind")
+    )
+
+
+def test_profile_rates_show_in_the_truth(mixed: GenerateSummary) -> None:
+    mix = PROFILES[mixed.profile]
+    manifest = json.loads((mixed.out / "truth" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["profile"] == mixed.profile and manifest["misreport_rates"] == mix
+    kinds = _kinds(mixed)
+    every = kinds.group_by("kind").len()
+    # a warning's value change is listed too; a row without a warning was misreported
+    clean = kinds.filter(pl.col("warnings") == "").group_by("kind").len()
+    seen = dict(every.iter_rows())
+    seen_clean = dict(clean.iter_rows())
+    for key in MISREPORT_KEYS:
+        if key == "moved":
+            continue
+        feed, _, field = key.partition(".")
+        expected = mix[key] * mixed.rows[feed]
+        injected = mixed.injected[feed].get(f"misreport:{field}", 0)
+        assert injected == round(expected), key  # declined rows are replaced
+        if mix[key] == 0:
+            assert seen_clean.get(key, 0) == 0, key
+        else:
+            assert 0.5 * expected <= seen.get(key, 0), (key, seen.get(key), expected)
+            assert seen_clean.get(key, 0) <= 1.5 * expected, (key, seen_clean.get(key), expected)
+    births = pl.read_parquet(mixed.out / "truth" / "births.parquet")
+    moved = int((births["residence_code"] != births["division_code"]).sum())
+    assert moved == mixed.total("truth:moved")
+    assert 0.5 * mix["moved"] * MIX_BIRTHS <= moved <= mix["moved"] * MIX_BIRTHS
+
+
+def test_a_record_gets_one_misreport_and_township_errors_change_township(
+    mixed: GenerateSummary,
+) -> None:
+    kinds = _kinds(mixed)
+    assert kinds.filter(pl.col("warnings") == "").select("feed", "key").is_unique().all()
+    div = pl.read_csv(mixed.out / "divisions.csv", schema_overrides={"code": pl.String})
+    level = dict(div.select("code", "level").iter_rows())
+    towns = kinds.filter(pl.col("kind").str.ends_with(".division_township"))
+    for feed, written, true in towns.select("feed", "written_value", "true_value").iter_rows():
+        assert written[:9] != true[:9] and written[:9] + "000" in level
+        # pop writes whole codes; hosp and police sometimes only the township
+        assert level.get(written) == "village" or (feed != "pop" and written.endswith("000"))
+    for feed in FEEDS:
+        injected = mixed.injected[feed].get("misreport:division_township", 0)
+        assert towns.filter(pl.col("feed") == feed).height >= 0.9 * injected
+
+
+def test_movers_live_elsewhere_and_are_no_misreport(tmp_path: Path) -> None:
+    s = generate(3000, 9, tmp_path, profile="movers", rates={"moved": 0.05})
+    t = tmp_path / "truth"
+    births = pl.read_parquet(t / "births.parquet")
+    movers = births.filter(pl.col("residence_code") != pl.col("division_code"))
+    assert movers.height == s.total("truth:moved") >= 100
+    div = pl.read_csv(tmp_path / "divisions.csv", schema_overrides={"code": pl.String})
+    villages = set(div.filter(pl.col("level") == "village")["code"])
+    assert set(movers["residence_code"]) <= villages
+    assert (
+        movers["residence_code"].str.slice(0, 9) != movers["division_code"].str.slice(0, 9)
+    ).all()
+    # twins move together
+    assert (
+        births.group_by("mother_id")
+        .agg(pl.col("residence_code").n_unique())["residence_code"]
+        .max()
+        == 1
+    )
+    records = pl.read_parquet(t / "records.parquet").filter(
+        pl.col("quarantine").is_null() & (pl.col("role") == "ok")
+    )
+    mis = pl.read_parquet(t / "misreports.parquet").filter(pl.col("field") == "division_code")
+    seen = {}
+    for feed in FEEDS:
+        canon = pl.read_parquet(t / f"{feed}_canonical.parquet").join(
+            records.filter(pl.col("feed") == feed).select("line", "key", "birth_id"), on="line"
+        )
+        seen[feed] = canon.join(movers.select("birth_id", "division_code", "residence_code"),
+                                on="birth_id", suffix="_true")  # fmt: skip
+    pop = seen["pop"]
+    assert pop.height >= 50
+    listed = set(mis.filter(pl.col("feed") == "pop")["key"])
+    at_home = pop.filter(pl.col("division_code") == pl.col("residence_code"))
+    assert at_home.height >= 0.95 * pop.height  # all but the few misreported on top
+    assert not set(at_home["record_id"]) & listed
+    for feed in ("hosp", "police"):  # the registered residence: the old township
+        other = seen[feed].filter(
+            ~pl.col("key").is_in(list(mis.filter(pl.col("feed") == feed)["key"]))
+        )
+        assert other.height >= 50
+        assert (
+            other["division_code"].str.slice(0, 6) == other["division_code_true"].str.slice(0, 6)
+        ).all()
+        assert (
+            other["division_code"].str.slice(0, 9) != other["residence_code"].str.slice(0, 9)
+        ).all()
+
+
+def test_cli_profile_and_rate_overrides(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "inbox"
+    args = ["generate", "--births", "2000", "--seed", "4", "--out", str(out)]
+    args += ["--profile", "clean", "--rate", "pop.name=0.02", "--rate", "police.sex=0.01"]
+    result = runner.invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "truth" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["profile"] == "clean"
+    rates = manifest["misreport_rates"]
+    assert set(rates) == set(MISREPORT_KEYS)
+    assert rates["pop.name"] == 0.02 and rates["police.sex"] == 0.01
+    assert sum(rates.values()) == pytest.approx(0.03)
+    inj = manifest["injected"]
+    assert inj["pop"]["misreport:name"] == round(0.02 * manifest["rows"]["pop"])
+    assert inj["police"]["misreport:sex"] == round(0.01 * manifest["rows"]["police"])
+    assert not any(k.startswith("misreport:") for k in inj["hosp"])
+    mis = pl.read_parquet(out / "truth" / "misreports.parquet")
+    assert (
+        mis.filter((pl.col("feed") == "pop") & (pl.col("field") == "name")).height
+        == (inj["pop"]["misreport:name"])
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--profile", "nope"],
+        ["--rate", "pop.nam=0.01"],
+        ["--rate", "pop.name=0.5"],
+        ["--rate", "pop.name=-0.1"],
+        ["--rate", "pop.name"],
+        ["--rate", "pop.name=lots"],
+        ["--rate", "police.birth_order=0.01"],
+    ],
+)
+def test_cli_bad_profile_or_rate_is_a_usage_error(extra: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "inbox"
+    args = ["generate", "--births", "100", "--out", str(out), *extra]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert not out.exists()
+
+
+def test_api_refuses_bad_mixes(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nope"):
+        generate(10, 1, tmp_path, profile="nope")
+    with pytest.raises(ValueError, match=r"pop\.nam"):
+        generate(10, 1, tmp_path, rates={"pop.nam": 0.01})
+    with pytest.raises(ValueError, match=r"hosp\.sex"):
+        generate(10, 1, tmp_path, rates={"hosp.sex": 0.21})
+
+
+def test_cli_help_lists_the_profiles() -> None:
+    result = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name in PROFILES:
+        assert name in result.output, name
