@@ -104,7 +104,8 @@ class ReportResult:
 # spaced, sometimes with a mistyped letter. Hand-written because no library masks free text;
 # keeps the first 6 and last 4 characters, as worklists do.
 _ALNUM = "0-9０-９A-Za-zＡ-Ｚａ-ｚ"
-_ID_LIKE = re.compile(rf"(?<![{_ALNUM}])[0-9０-９](?:[ \u3000]?[{_ALNUM}]){{14,17}}(?![{_ALNUM}])")
+# Up to 20 characters: a quarantined value may be a number with a character too many.
+_ID_LIKE = re.compile(rf"(?<![{_ALNUM}])[0-9０-９](?:[ \u3000]?[{_ALNUM}]){{14,19}}(?![{_ALNUM}])")
 
 
 def mask_ids(text: str) -> str:
@@ -113,7 +114,7 @@ def mask_ids(text: str) -> str:
     def hide(match: re.Match[str]) -> str:
         chars = [c for c in match.group(0) if not c.isspace()]
         digits = sum(c.isdigit() for c in chars)  # full-width digits count too
-        if not 15 <= len(chars) <= 18 or digits < len(chars) - 2:
+        if not 15 <= len(chars) <= 20 or digits < len(chars) - 2:
             return match.group(0)
         return "".join(chars[:6]) + "*" * (len(chars) - 10) + "".join(chars[-4:])
 
