@@ -38,6 +38,37 @@ def peak_gib(before_kib: int) -> float:
     return round(max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before_kib) / 2**20, 2)
 
 
+def recon_clusters(db: Path, worklist: pl.DataFrame) -> pl.DataFrame:
+    """unique_id ("<feed>:<key>") -> cluster_id: recon's births, duplicates joined in."""
+    con = duckdb.connect(str(db), read_only=True)
+    births = pl.from_arrow(
+        con.sql(
+            "SELECT birth_id AS cluster_id, 'pop:' || pop_record_id AS p, "
+            "'hosp:' || hosp_delivery_id AS h, 'police:' || police_id_number AS c FROM births"
+        ).to_arrow_table()
+    )
+    con.close()
+    assert isinstance(births, pl.DataFrame)
+    clusters = (
+        births.unpivot(index="cluster_id", value_name="unique_id")
+        .drop_nulls("unique_id")
+        .select("unique_id", pl.col("cluster_id").cast(pl.String))
+    )
+    # A duplicate register record is the same birth as the record it repeats.
+    duplicates = worklist.filter(pl.col("category") == "duplicate").select(
+        ("pop:" + pl.col("pop_record_id")).alias("unique_id"),
+        ("pop:" + pl.col("duplicate_of")).alias("kept"),
+    )
+    return pl.concat(
+        [
+            clusters,
+            duplicates.join(clusters, left_on="kept", right_on="unique_id").select(
+                "unique_id", "cluster_id"
+            ),
+        ]
+    )
+
+
 def recon_run(inbox: Path, truth: Path, work: Path, as_of: date) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -51,35 +82,9 @@ def recon_run(inbox: Path, truth: Path, work: Path, as_of: date) -> dict[str, An
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     summary = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
-    con = duckdb.connect(str(db), read_only=True)
-    births = pl.from_arrow(
-        con.sql(
-            "SELECT birth_id AS cluster_id, 'pop:' || pop_record_id AS p, "
-            "'hosp:' || hosp_delivery_id AS h, 'police:' || police_id_number AS c FROM births"
-        ).to_arrow_table()
-    )
-    con.close()
-    assert isinstance(births, pl.DataFrame)
-    clusters = (
-        births.unpivot(index="cluster_id", value_name="unique_id")
-        .drop_nulls("unique_id")
-        .select("unique_id", "cluster_id")
-    )
     truth_records = pl.read_parquet(truth / "records.parquet")
     worklist = pl.read_csv(work / "out" / "worklist.csv", infer_schema=False)
-    # A duplicate register record is the same birth as the record it repeats.
-    duplicates = worklist.filter(pl.col("category") == "duplicate").select(
-        ("pop:" + pl.col("pop_record_id")).alias("unique_id"),
-        ("pop:" + pl.col("duplicate_of")).alias("kept"),
-    )
-    clusters = pl.concat(
-        [
-            clusters,
-            duplicates.join(clusters, left_on="kept", right_on="unique_id").select(
-                "unique_id", "cluster_id"
-            ),
-        ]
-    )
+    clusters = recon_clusters(db, worklist)
     findings = score(expected_findings(truth, as_of, 120, 90), found_findings(worklist, truth))
     return {
         "wall_s": round(wall, 1),

@@ -13,15 +13,16 @@ model compares, each comparison once:
 
 - ``child_id``: exact / one typo (Damerau-Levenshtein <= 1 and a check
   character that does not check out) / else.
-- ``mother_and_date``: the mother (id exact; id DL <= 1 or same name pinyin;
-  unknown) jointly with the birth date (exact; one digit off, day and month
+- ``mother_and_date``: the mother (id exact; id DL <= 1 and same name pinyin,
+  weighed as the exact id; id DL <= 1 or same name pinyin; unknown) jointly with
+  the birth date (exact; one digit off, day and month
   swapped, or within 7 days; else). Jointly, because twins share both and
   siblings share the mother: scored apart, mother and date add up for twins.
 - ``sex``: exact / else.
 - ``child_name_py``: toneless pinyin exact / Jaro-Winkler >= 0.9 / else.
 - ``division_code``: exact / same township / else; neutral when the mother id
   is the same (where the family lives is the mother's evidence again) or the
-  code names the county only.
+  code names the county only, or the township only and the other code lies in it.
 
 A value missing on either side is neutral (weight 0): hosp has no child name or
 id, and that must not count against a hospital record.
@@ -150,6 +151,14 @@ def _date_typo(date_l: str, date_r: str) -> str:
 _SAME_MOTHER_SAME_DATE = "same mother, same date"
 _SAME_MOTHER_DATE_TYPO = "same mother, date typo"
 _SAME_MOTHER_OTHER_DATE = "same mother, other date (a sibling)"
+_TYPO_MOTHER_SAME_DATE = "mother id typo and same name, same date"
+_TYPO_MOTHER_DATE_TYPO = "mother id typo and same name, date typo"
+# A mother id one typo from the other and the same mother's name is the same mother:
+# those levels weigh what the same-mother levels weigh (see _typo_mother_as_same).
+_SAME_AS = {
+    _TYPO_MOTHER_SAME_DATE: _SAME_MOTHER_SAME_DATE,
+    _TYPO_MOTHER_DATE_TYPO: _SAME_MOTHER_DATE_TYPO,
+}
 
 
 def _mother_and_date_levels() -> list[Any]:
@@ -161,6 +170,7 @@ def _mother_and_date_levels() -> list[Any]:
     would add up for twins; scored jointly, they are counted once.
     """
     same = "mother_id_l = mother_id_r"
+    typo_same_name = f"({_one_edit('mother_id')} AND mother_name_py_l = mother_name_py_r)"
     probable = f"({_one_edit('mother_id')} OR mother_name_py_l = mother_name_py_r)"
     unknown = (
         "((mother_id_l IS NULL OR mother_id_r IS NULL)"
@@ -173,6 +183,8 @@ def _mother_and_date_levels() -> list[Any]:
         cll.CustomLevel(f"{same} AND {exact}", label_for_charts=_SAME_MOTHER_SAME_DATE),
         cll.CustomLevel(f"{same} AND {typo}", label_for_charts=_SAME_MOTHER_DATE_TYPO),
         cll.CustomLevel(same, label_for_charts=_SAME_MOTHER_OTHER_DATE),
+        cll.CustomLevel(f"{typo_same_name} AND {exact}", label_for_charts=_TYPO_MOTHER_SAME_DATE),
+        cll.CustomLevel(f"{typo_same_name} AND {typo}", label_for_charts=_TYPO_MOTHER_DATE_TYPO),
         cll.CustomLevel(
             f"{probable} AND {exact}",
             label_for_charts="mother id typo or same name, same date",
@@ -228,9 +240,40 @@ _DIVISION_UNKNOWN = "division unknown, or same mother"
 # Where the family lives says nothing more once the mother is known to be the same:
 # counted then, it would count the mother twice (and add up for twins). The model
 # learns m and u for division on all pairs, and scores it only where mothers differ.
+# A code known only to the township (``420607103000``) beside a village of that township
+# is no disagreement either: the short form names no village to differ in.
+# The mother counts as the same where her id is one typo off and her name the same (as in
+# mother_and_date).
 _DIVISION_NEUTRAL_SQL = (
     "division_code_l IS NULL OR division_code_r IS NULL OR mother_id_l = mother_id_r"
+    " OR (township_l = township_r"
+    " AND (right(division_code_l, 3) = '000' OR right(division_code_r, 3) = '000'))"
+    f" OR (mother_name_py_l = mother_name_py_r AND {_one_edit('mother_id')})"
 )
+
+
+def _typo_mother_as_same(settings: dict[str, Any]) -> dict[str, Any]:
+    """The typo'd-mother levels weigh what their same-mother levels weigh: u = m * u' / m'.
+
+    A hospital mother id one digit wrong, with the mother's name the same, is that
+    mother; the date then tells a twin or a sibling from the same birth exactly as it
+    does for an exact id. What training says of these levels alone is noise: random
+    pairs almost never reach them (u is the floor) and EM sees few matches in them. So
+    they keep their m and take the likelihood ratio of the same-mother level.
+    """
+    for comparison in settings["comparisons"]:
+        if comparison["output_column_name"] != "mother_and_date":
+            continue
+        by_label = {lv.get("label_for_charts"): lv for lv in comparison["comparison_levels"]}
+        for label, same_label in _SAME_AS.items():
+            level, same = by_label.get(label), by_label.get(same_label)
+            if level is None or same is None:
+                continue
+            m = _probability(level.get("m_probability"))
+            m_same = _probability(same["m_probability"])
+            if m > 0 and m_same > 0:
+                level["u_probability"] = m * float(same["u_probability"]) / m_same
+    return settings
 
 
 def _division_neutral_for_same_mother(settings: dict[str, Any]) -> dict[str, Any]:
@@ -562,6 +605,7 @@ def train(
         family = _family_u(con, tables)
         settings = _remove_matches_from_u(linker.misc.save_model_to_json(), u_floor, family)
         settings = _cap_negative_weights(settings, _LEAST_WEIGHT)
+        settings = _typo_mother_as_same(settings)
         settings = _division_neutral_for_same_mother(settings)
     summary = _summary(settings, prepared, sessions)
     return LinkModel(
@@ -628,8 +672,9 @@ def predict(
     """
     _quiet_splink()
     prepared = prepare(frame)
-    settings = json.loads(model.settings_json)
-    # Score with the stored m/u, but block with this version's rules.
+    # Score with the stored m/u, but with this version's neutral division rule
+    settings = _division_neutral_for_same_mother(json.loads(model.settings_json))
+    # and block with this version's rules.
     settings["blocking_rules_to_generate_predictions"] = [
         rule.get_blocking_rule("duckdb").blocking_rule_sql for rule in _prediction_rules()
     ]
