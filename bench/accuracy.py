@@ -69,7 +69,8 @@ def one_mix(births: int, seed: int, profile: str, data: Path) -> dict[str, Any]:
         "decidable_scores": settled.to_dicts(),
         "proposed_right": round(right / hits, 4) if hits else None,
         "found": found.with_columns(pl.lit(profile).alias("profile")),
-        "expected": expected.with_columns(pl.lit(profile).alias("profile")),
+        # The reliability asks "is the case right?": a real birth is never fictitious.
+        "really": expected_findings(truth, as_of, 120, 90, contract=False),
     }
 
 
@@ -92,7 +93,7 @@ def main() -> None:
             )  # fmt: skip
             print(both.join(settled, on=["category", "target_system"], how="left"))
         # Refs are per mix: judge each mix's cases against its own truth, then pool.
-        tables = [reliability(r["expected"], r["found"]) for r in results]
+        tables = [reliability(r["really"], r["found"]) for r in results]
         per_mix = {r["profile"]: t.to_dicts() for r, t in zip(results, tables, strict=True)}
         pooled = (
             pl.concat(tables)
@@ -116,7 +117,7 @@ def main() -> None:
                 "births": args.births,
                 "seed": args.seed,
                 "mixes": [
-                    {k: v for k, v in r.items() if k not in ("found", "expected")} for r in results
+                    {k: v for k, v in r.items() if k not in ("found", "really")} for r in results
                 ],
                 "reliability": {"pooled": pooled.to_dicts(), "per_mix": per_mix},
             },

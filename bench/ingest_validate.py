@@ -27,13 +27,17 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 
 
-def generate(births: int, seed: int, folder: Path) -> Path:
-    inbox = folder / f"inbox-{births}-{seed}"
+def generate(births: int, seed: int, folder: Path, profile: str = "default") -> Path:
+    inbox = (
+        folder / f"inbox-{births}-{seed}"
+        if profile == "default"
+        else (folder / f"inbox-{births}-{seed}-{profile}")
+    )
     if not (inbox / "truth" / "manifest.json").exists():
         shutil.rmtree(inbox, ignore_errors=True)
         subprocess.run(
             ["recon", "generate", "--births", str(births), "--seed", str(seed),
-             "--out", str(inbox), "--hosp-format", "csv"],
+             "--out", str(inbox), "--hosp-format", "csv", "--profile", profile],
             check=True,
         )  # fmt: skip
     return inbox

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon.evaluate import expected_findings, found_findings, score
+from recon.evaluate import decidable_only, expected_findings, found_findings, score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -85,13 +85,17 @@ def recon_run(inbox: Path, truth: Path, work: Path, as_of: date) -> dict[str, An
     truth_records = pl.read_parquet(truth / "records.parquet")
     worklist = pl.read_csv(work / "out" / "worklist.csv", infer_schema=False)
     clusters = recon_clusters(db, worklist)
-    findings = score(expected_findings(truth, as_of, 120, 90), found_findings(worklist, truth))
+    expected = expected_findings(truth, as_of, 120, 90)
+    found = found_findings(worklist, truth)
+    findings = score(expected, found)
+    decidable = score(*decidable_only(expected, found, truth))
     return {
         "wall_s": round(wall, 1),
         "peak_rss_gib": round(peak / 2**20, 2),
         "stages_s": summary["timings_s"],
         "linkage": pairwise_f1(clusters, truth_records),
         "findings": findings.with_columns(pl.col(pl.Float64).round(4)).to_dicts(),
+        "findings_decidable": decidable.with_columns(pl.col(pl.Float64).round(4)).to_dicts(),
     }
 
 
@@ -123,19 +127,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--baseline-memory", default="6GB")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--profile", default="default", help="the error mix (recon generate)")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
 
-    inbox = generate(args.births, args.seed, args.data)
+    inbox = generate(args.births, args.seed, args.data, args.profile)
     truth = inbox / "truth"
     as_of = date.fromisoformat(json.loads((truth / "manifest.json").read_text())["as_of"])
-    result: dict[str, Any] = {"births": args.births, "seed": args.seed}
+    result: dict[str, Any] = {"births": args.births, "seed": args.seed, "profile": args.profile}
     result["recon"] = recon_run(inbox, truth, args.data / f"reconcile-{args.births}", as_of)
     if not args.skip_baseline:
         result["splink_baseline"] = splink_baseline(inbox, truth, args.baseline_memory)
 
     (HERE / "results").mkdir(exist_ok=True)
-    out = HERE / "results" / f"reconcile-{args.births}.json"
+    name = args.births if args.profile == "default" else f"{args.births}-{args.profile}"
+    out = HERE / "results" / f"reconcile-{name}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     run = result["recon"]
     print(f"recon run      {run['wall_s']:>7}s  peak {run['peak_rss_gib']} GiB")
@@ -149,6 +155,7 @@ def main() -> None:
               f"P {base['precision']} R {base['recall']} F1 {base['f1']}")  # fmt: skip
     with pl.Config(tbl_rows=20, tbl_width_chars=140):
         print(pl.DataFrame(run["findings"]))
+        print(pl.DataFrame(run["findings_decidable"]))
     print(f"written to {out}", file=sys.stderr)
 
 

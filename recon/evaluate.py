@@ -16,8 +16,14 @@ from recon.evidence import DEFAULT_AUTHORITY
 KEY_OF_TARGET = {"pop": "pop_record_id", "hosp": "hosp_delivery_id", "police": "police_id_number"}
 
 
-def expected_findings(truth: Path, as_of: date, pop_days: int, police_days: int) -> pl.DataFrame:
-    """category, target_system, field, ref (record key or birth id), proposed_value."""
+def expected_findings(
+    truth: Path, as_of: date, pop_days: int, police_days: int, contract: bool = True
+) -> pl.DataFrame:
+    """category, target_system, field, ref (record key or birth id), proposed_value.
+
+    `contract`: fictitious as the contract defines it (no other feed witnesses the record,
+    a real birth included); else only the records of no real birth (the generator's truth).
+    """
     records = pl.read_parquet(truth / "records.parquet").filter(pl.col("quarantine").is_null())
     births = pl.read_parquet(truth / "births.parquet")
     misreports = pl.read_parquet(truth / "misreports.parquet")
@@ -58,7 +64,9 @@ def expected_findings(truth: Path, as_of: date, pop_days: int, police_days: int)
     witnessed = births.filter(
         (pl.col("in_hosp") & (pl.col("outcome") == "live")) | pl.col("in_police")
     )["birth_id"]
-    unwitnessed = (pl.col("role") == "ok") & ~pl.col("birth_id").is_in(witnessed.implode())
+    unwitnessed = (
+        (pl.col("role") == "ok") & ~pl.col("birth_id").is_in(witnessed.implode()) & contract
+    )
     fictitious = pop.filter(
         pl.col("role").is_in(["fictitious", "stillbirth_registered"]) | unwitnessed
     ).select(
@@ -113,8 +121,7 @@ def found_findings(findings: pl.DataFrame, truth: Path) -> pl.DataFrame:
         .alias("proposed_value")
     )
     columns = ["category", "target_system", "field", "ref", "proposed_value"]
-    if "confidence" in findings.columns:
-        columns.append("confidence")
+    columns += [c for c in ("confidence", "evidence") if c in findings.columns]
     return pl.concat([missing.select(columns), others.select(columns)])
 
 

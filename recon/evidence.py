@@ -45,25 +45,25 @@ DEFAULT_AUTHORITY: Mapping[str, tuple[str, ...]] = MappingProxyType(
 DEFAULT_CONFIDENCE: Mapping[str, float] = MappingProxyType(
     {
         # misreported: two or more sources agree against the target
-        "agreed": 0.97,
+        "agreed": 0.99,
         # misreported: the target's own value fails its check; one valid witness remains
-        "target_invalid": 0.95,
+        "target_invalid": 0.98,
         # misreported: one witness against the target, decided by the authority order
-        "authority": 0.85,
+        "authority": 0.89,
         # ... and a heuristic (the father's surname) sides with the target
-        "authority_doubted": 0.5,
+        "authority_doubted": 0.1,
         # misreported division: another township; a misreport, or the family moved
-        "other_township": 0.5,
+        "other_township": 0.6,
         # missing: seen by the hospital and the police / by one of them
         "missing_two_witnesses": 0.99,
-        "missing_one_witness": 0.95,
+        "missing_one_witness": 0.98,
         # fictitious: a registered stillbirth / no witness, past the police deadline /
         # no witness, but younger than the police deadline
-        "stillbirth": 0.95,
-        "unwitnessed": 0.9,
-        "unwitnessed_young": 0.5,
-        "duplicate": 0.95,
-        "twin_rank": 0.95,
+        "stillbirth": 0.97,
+        "unwitnessed": 0.55,
+        "unwitnessed_young": 0.1,
+        "duplicate": 0.97,
+        "twin_rank": 0.97,
     }
 )
 

@@ -146,6 +146,7 @@ def link(
                 links.append(accepted)
 
     duplicates = _duplicates(records, members)
+    members, duplicates, links = _first_report_kept(records, members, duplicates, links)
     births = (
         members.filter(~pl.col("uid").is_in(duplicates["uid"].implode()))
         .select("uid", "feed", "birth")
@@ -470,6 +471,66 @@ def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     return candidates.filter(pl.col("uid").is_in(single.implode())).unique(
         "uid", keep="first", maintain_order=True
     )
+
+
+def _first_report_kept(
+    records: pl.DataFrame,
+    members: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    links: list[pl.DataFrame],
+) -> tuple[pl.DataFrame, pl.DataFrame, list[pl.DataFrame]]:
+    """The record reported first is the one kept; the later ones are its duplicates.
+
+    A duplicate is "a second record of a birth already recorded" (contract.md), so when the
+    later report is the one that linked (the first carried a typo), the first takes its
+    place in the birth, and the typo becomes a misreport of the kept record.
+    """
+    if duplicates.is_empty():
+        return members, duplicates, links
+    family = pl.concat(
+        [
+            duplicates.select(pl.col("duplicate_of").alias("kept"), "uid"),
+            duplicates.select(
+                pl.col("duplicate_of").alias("kept"), pl.col("duplicate_of").alias("uid")
+            ),
+        ]
+    ).unique()
+    first = (
+        family.join(records.select("uid", "entered_on"), on="uid")
+        .sort("kept", "entered_on", "uid", nulls_last=True)
+        .group_by("kept", maintain_order=True)
+        .agg(pl.col("uid").first().alias("first"))
+        .filter(pl.col("first") != pl.col("kept"))
+    )
+    if first.is_empty():
+        return members, duplicates, links
+    # The two records swap births: the first report joins the linked birth.
+    birth_of = members.select("uid", "birth")
+    swap = pl.concat(
+        [
+            first.select(pl.col("first").alias("uid"), pl.col("kept").alias("other")),
+            first.select(pl.col("kept").alias("uid"), pl.col("first").alias("other")),
+        ]
+    ).join(birth_of.rename({"uid": "other", "birth": "new_birth"}), on="other")
+    members = (
+        members.join(swap.select("uid", "new_birth"), on="uid", how="left")
+        .with_columns(pl.coalesce("new_birth", "birth").alias("birth"))
+        .drop("new_birth")
+    )
+    keeper = dict(first.iter_rows())  # old kept -> first report
+    duplicates = duplicates.with_columns(
+        # the first report's own row now names the old kept record as the duplicate
+        pl.when(pl.col("uid").is_in(list(keeper.values())))
+        .then(pl.col("duplicate_of"))
+        .otherwise(pl.col("uid"))
+        .alias("uid"),
+        pl.col("duplicate_of").replace(keeper).alias("duplicate_of"),
+    )
+    links = [
+        frame.with_columns(pl.col("uid_l").replace(keeper), pl.col("uid_r").replace(keeper))
+        for frame in links
+    ]
+    return members, duplicates, links
 
 
 def _repeats(lonely: pl.DataFrame, others: pl.DataFrame) -> pl.DataFrame:

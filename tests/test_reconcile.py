@@ -216,3 +216,23 @@ def test_a_rank_beyond_the_plurality_is_put_right_by_the_other_babies(
         for c in worklist(recon)
     )
     assert cases == [("H2", "birth_rank", "3", "2"), ("H3", "birth_rank", "2", "1")]
+
+
+def test_the_first_report_is_kept_when_the_later_one_linked(recon: Recon, tmp_path: Path) -> None:
+    # The register entered the birth in April with a homophone and no id yet, and again in
+    # September correctly: the September record is the second record of the birth.
+    pop = [
+        pop_row(记录编号="P1", 姓名="张玮", 公民身份号码="", 上报日期="2024-04-01"),
+        pop_row(记录编号="P2", 上报日期="2024-09-01"),
+    ]
+    inbox = inbox_of(tmp_path / "in", pop, [hosp_row()], [police_row()])
+    assert recon.run(inbox, as_of=AS_OF).exit_code == 0
+    cases = sorted(
+        (c["category"], c["pop_record_id"], c["duplicate_of"], c["field"], c["proposed_value"])
+        for c in worklist(recon)
+    )
+    assert cases == [
+        ("duplicate", "P2", "P1", "", "注销"),
+        ("misreported", "P1", "", "name", "张伟"),
+    ]
+    assert recon.query("SELECT pop_record_id FROM births") == [("P1",)]
