@@ -466,6 +466,15 @@ def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
         ~((pl.col("method") == UNNAMED) & pl.col("uid").is_in(unnamed.implode()))
     )
     candidates = candidates.filter(~pl.col("duplicate_of").is_in(candidates["uid"].implode()))
+    # A record repeating two twins by different keys repeats the one its surer key names
+    # (the same name, not merely the same mother, day and sex).
+    strength = {method: rank for rank, (method, _, _) in enumerate(DUPLICATE_KEYS)}
+    candidates = candidates.with_columns(
+        pl.col("method").replace_strict(strength, return_dtype=pl.Int32).alias("_strength")
+    )
+    candidates = candidates.filter(
+        pl.col("_strength") == pl.col("_strength").min().over("uid")
+    ).drop("_strength")
     counts = candidates.group_by("uid").agg(pl.col("duplicate_of").n_unique().alias("n"))
     single = counts.filter(pl.col("n") == 1)["uid"]
     return candidates.filter(pl.col("uid").is_in(single.implode())).unique(

@@ -236,3 +236,31 @@ def test_the_first_report_is_kept_when_the_later_one_linked(recon: Recon, tmp_pa
         ("misreported", "P1", "", "name", "张伟"),
     ]
     assert recon.query("SELECT pop_record_id FROM births") == [("P1",)]
+
+
+def test_a_duplicate_of_a_twin_repeats_the_twin_its_name_names(
+    recon: Recon, tmp_path: Path
+) -> None:
+    # Twin boys: 张一 is named, his brother not yet. A later entry 章一 (a homophone) repeats
+    # 张一 by name, and the unnamed brother only by mother, day and sex.
+    pop = [
+        pop_row(记录编号="P1", 姓名="张一", 公民身份号码=TWIN_A),
+        pop_row(记录编号="P2", 姓名="", 公民身份号码=""),
+        pop_row(记录编号="P3", 姓名="章一", 公民身份号码="", 上报日期="2024-10-01"),
+    ]
+    hosp = [
+        hosp_row(登记编号="H1", 胎数="2", 胎序="1", 出生医学证明编号="Q420000001"),
+        hosp_row(
+            登记编号="H2",
+            胎数="2",
+            胎序="2",
+            分娩时间="2024-03-05 08:41",
+            出生医学证明编号="Q420000002",
+        ),
+    ]
+    police = [police_row(公民身份号码=TWIN_A, 姓名="张一", 出生医学证明编号="Q420000001")]
+    inbox = inbox_of(tmp_path / "in", pop, hosp, police)
+    assert recon.run(inbox, as_of=AS_OF).exit_code == 0
+    cases = {(c["category"], c["pop_record_id"], c["duplicate_of"]) for c in worklist(recon)}
+    assert ("duplicate", "P3", "P1") in cases
+    assert not any(c[0] == "fictitious" for c in cases)
