@@ -283,11 +283,9 @@ def _misreported(wide: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
                 .when(kind == "target_invalid")
                 .then(pl.lit(f"{FEED_LABELS[target]}的值未通过校验，不参与表决"))
                 .otherwise(
-                    pl.format(
-                        "无第三来源，{}是{}的权威来源：{}",
-                        pl.coalesce(holders),
-                        pl.lit(field.label),
-                        pl.lit("＞".join(FEED_LABELS[f] for f in authority)),
+                    pl.lit(
+                        f"无其他来源佐证，按{field.label}的权威顺序："
+                        + "＞".join(FEED_LABELS[f] for f in authority)
                     )
                 )
             )
@@ -515,7 +513,7 @@ def _duplicates(records: pl.DataFrame, linked: Linked, policy: EvidencePolicy) -
         pl.col("division_code"),
         pl.lit(policy.of("duplicate")).alias("confidence"),
         pl.format(
-            "与全员人口记录 {} 为同一出生（{}）；保留已与其他来源链接的那条",
+            "与全员人口记录 {} 为同一出生（{}）；保留先上报的那条",
             pl.col("kept_key"),
             pl.col("method"),
         ).alias("evidence"),

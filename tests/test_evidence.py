@@ -49,8 +49,8 @@ def test_a_name_the_register_and_police_disagree_on_takes_the_police_spelling(
     assert cases_of(recon) == [("misreported", "pop", "name", "张玮", "张伟")]
     (case,) = worklist(recon)
     assert float(case["confidence"]) == DEFAULT_CONFIDENCE["authority"]
-    assert "公安户籍是姓名的权威来源" in case["evidence"]
-    assert "无第三来源" in case["evidence"]
+    assert case["evidence"].startswith("姓名与全员人口记录不一致：以公安户籍为准")
+    assert "无其他来源佐证，按姓名的权威顺序：公安户籍＞全员人口" in case["evidence"]
 
 
 def test_a_heuristic_never_overrides_the_authority_it_only_lowers_the_confidence(
