@@ -23,6 +23,20 @@ TWIN_A = id_with_check("42060720240305001")  # boy
 TWIN_B = id_with_check("42060720240305003")  # boy too: same-sex twins are the hard case
 
 
+def twin_deliveries() -> list[dict]:  # type: ignore[type-arg]
+    """The hospital's two records of one delivery of twin boys (H1, H2)."""
+    return [
+        hosp_row(登记编号="H1", 胎数="2", 胎序="1", 出生医学证明编号="Q420000001"),
+        hosp_row(
+            登记编号="H2",
+            胎数="2",
+            胎序="2",
+            分娩时间="2024-03-05 08:41",
+            出生医学证明编号="Q420000002",
+        ),
+    ]
+
+
 def worklist(recon: Recon) -> list[dict[str, str]]:
     with (recon.out / "worklist.csv").open(encoding="utf-8-sig") as handle:
         return list(csv.DictReader(handle))
@@ -55,16 +69,7 @@ def test_twins_are_two_births_not_a_duplicate(recon: Recon, tmp_path: Path) -> N
         pop_row(记录编号="P1", 姓名="张一", 公民身份号码=TWIN_A),
         pop_row(记录编号="P2", 姓名="张二", 公民身份号码=TWIN_B),
     ]
-    hosp = [
-        hosp_row(登记编号="H1", 胎数="2", 胎序="1", 出生医学证明编号="Q420000001"),
-        hosp_row(
-            登记编号="H2",
-            胎数="2",
-            胎序="2",
-            分娩时间="2024-03-05 08:41",
-            出生医学证明编号="Q420000002",
-        ),
-    ]
+    hosp = twin_deliveries()
     police = [
         police_row(公民身份号码=TWIN_A, 姓名="张一", 出生医学证明编号="Q420000001"),
         police_row(公民身份号码=TWIN_B, 姓名="张二", 出生医学证明编号="Q420000002"),
@@ -248,16 +253,7 @@ def test_a_duplicate_of_a_twin_repeats_the_twin_its_name_names(
         pop_row(记录编号="P2", 姓名="", 公民身份号码=""),
         pop_row(记录编号="P3", 姓名="章一", 公民身份号码="", 上报日期="2024-10-01"),
     ]
-    hosp = [
-        hosp_row(登记编号="H1", 胎数="2", 胎序="1", 出生医学证明编号="Q420000001"),
-        hosp_row(
-            登记编号="H2",
-            胎数="2",
-            胎序="2",
-            分娩时间="2024-03-05 08:41",
-            出生医学证明编号="Q420000002",
-        ),
-    ]
+    hosp = twin_deliveries()
     police = [police_row(公民身份号码=TWIN_A, 姓名="张一", 出生医学证明编号="Q420000001")]
     inbox = inbox_of(tmp_path / "in", pop, hosp, police)
     assert recon.run(inbox, as_of=AS_OF).exit_code == 0
