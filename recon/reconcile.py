@@ -258,6 +258,12 @@ def _misreported(wide: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
             differs = current.is_not_null() & proposed.is_not_null() & (current != proposed)
             if field.name == "division_code":
                 differs = differs & ~_coarser(current, proposed)
+                if target != "pop":
+                    # The register says where the family lives, not its registered
+                    # residence: alone, it cannot correct the hospital's or the police's.
+                    differs = differs & ~(
+                        (pl.col("pop_division_code") == proposed) & (support == 1)
+                    ).fill_null(False)
             wrong = live.filter(differs)
             if wrong.height == 0:
                 continue

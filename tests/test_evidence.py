@@ -160,3 +160,20 @@ def test_the_authority_order_is_configurable_and_checked(tmp_path: Path) -> None
     config.write_text("[reconcile.confidence]\nagreed = 1.5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="agreed"):
         load_config(config)
+
+
+def test_the_register_alone_does_not_correct_a_registered_residence(
+    recon: Recon, tmp_path: Path
+) -> None:
+    # The register says the family lives in 刘集镇; the hospital names only the township of
+    # the registered residence (张湾街道), the police only the county. The register's
+    # village is the one precise value, but where a family lives is no registered
+    # residence: no notice goes to the hospital.
+    inbox = night(
+        tmp_path / "in",
+        pop_row(居住地区划代码="420607102001"),
+        hosp_row(产妇户籍地区划代码="420607101"),
+        police_row(户籍地区划代码="420607"),
+    )
+    assert recon.run(inbox, as_of=AS_OF).exit_code == 0
+    assert [c for c in cases_of(recon) if c[2] == "division_code"] == []
