@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from recon.evidence import DEFAULT_AUTHORITY
+from recon.feeds import FEED_SPECS, FEEDS
 
 KEY_OF_TARGET = {"pop": "pop_record_id", "hosp": "hosp_delivery_id", "police": "police_id_number"}
 
@@ -203,9 +204,9 @@ def undecidable(truth: Path) -> pl.DataFrame:
     ).join(records.select("feed", "key", "birth_id", "warnings"), on=["feed", "key"])
     wrong = misreports.select("feed", "birth_id", "field").unique()
     holders = []
-    for feed in ("pop", "hosp", "police"):
+    for feed in FEEDS:
         canonical = pl.read_parquet(truth / f"{feed}_canonical.parquet")
-        key = {"pop": "record_id", "hosp": "delivery_id", "police": "id_number"}[feed]
+        key = FEED_SPECS[feed].key
         placed = canonical.join(
             records.filter(pl.col("feed") == feed).select(pl.col("key").alias(key), "birth_id"),
             on=key,

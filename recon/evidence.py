@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-FEEDS = ("pop", "hosp", "police")
 FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
 
 # Feeds that carry each field, best witness first (feeds.md). A configured order must name

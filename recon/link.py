@@ -513,20 +513,19 @@ def _first_report_kept(
     )
     if first.is_empty():
         return members, duplicates, links
-    # The two records swap births: the first report joins the linked birth.
-    birth_of = members.select("uid", "birth")
-    swap = pl.concat(
-        [
-            first.select(pl.col("first").alias("uid"), pl.col("kept").alias("other")),
-            first.select(pl.col("kept").alias("uid"), pl.col("first").alias("other")),
-        ]
-    ).join(birth_of.rename({"uid": "other", "birth": "new_birth"}), on="other")
-    members = (
-        members.join(swap.select("uid", "new_birth"), on="uid", how="left")
-        .with_columns(pl.coalesce("new_birth", "birth").alias("birth"))
-        .drop("new_birth")
-    )
     keeper = dict(first.iter_rows())  # old kept -> first report
+    # The two records swap births: the first report joins the linked birth. In place, so
+    # members stays row for row with the records.
+    involved = [*keeper, *keeper.values()]
+    birth_of = dict(
+        members.filter(pl.col("uid").is_in(involved)).select("uid", "birth").iter_rows()
+    )
+    swap = {a: birth_of[b] for k, f in keeper.items() for a, b in ((f, k), (k, f))}
+    members = members.with_columns(
+        pl.col("uid")
+        .replace_strict(swap, default=pl.col("birth"), return_dtype=pl.Int64)
+        .alias("birth")
+    )
     duplicates = duplicates.with_columns(
         # the first report's own row now names the old kept record as the duplicate
         pl.when(pl.col("uid").is_in(list(keeper.values())))
