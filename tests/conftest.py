@@ -173,3 +173,22 @@ def recon(tmp_path: Path) -> Recon:
 
 
 __all__ = ["AS_OF", "FEED_SPECS"]
+
+
+def sign_workbook(
+    book: Path,
+    position: int,
+    name: str,
+    day: date,
+    decision: str,
+    reason: str | None = None,
+    row: int = 2,
+) -> None:
+    """Write one signature (签字人N) into an exported worklist, as a signer would."""
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    for part, value in (("姓名", name), ("日期", day), ("意见", decision), ("理由", reason)):
+        if value is not None:
+            sheet.cell(row, header.index(f"签字人{position}{part}") + 1, value)
+    workbook.save(book)

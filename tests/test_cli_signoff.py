@@ -8,7 +8,15 @@ from pathlib import Path
 
 import duckdb
 import openpyxl
-from conftest import Recon, hosp_row, police_row, pop_row, write_csv, write_divisions
+from conftest import (
+    Recon,
+    hosp_row,
+    police_row,
+    pop_row,
+    sign_workbook,
+    write_csv,
+    write_divisions,
+)
 
 AS_OF = date(2024, 12, 31)
 ROLES = ["计生专干", "村组干部", "包保国家干部", "统计员", "分管领导", "单位一把手"]
@@ -81,13 +89,7 @@ def test_signatures_survive_later_nights(recon: Recon, tmp_path: Path) -> None:
     assert recon.run(night(tmp_path / "in"), as_of=AS_OF).exit_code == 0
     book = tmp_path / "wl.xlsx"
     assert recon("worklist", "export", "--db", str(recon.db), "--out", str(book)).exit_code == 0
-    workbook = openpyxl.load_workbook(book)
-    sheet = workbook.worksheets[0]
-    header = [c.value for c in sheet[1]]
-    sheet.cell(2, header.index("签字人1姓名") + 1, "王专干")
-    sheet.cell(2, header.index("签字人1日期") + 1, date(2025, 1, 2))
-    sheet.cell(2, header.index("签字人1意见") + 1, "同意")
-    workbook.save(book)
+    sign_workbook(book, 1, "王专干", date(2025, 1, 2), "同意")
     assert recon("worklist", "import", str(book), "--db", str(recon.db)).exit_code == 0
 
     later = tmp_path / "in2"

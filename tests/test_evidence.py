@@ -8,9 +8,16 @@ import csv
 from datetime import date
 from pathlib import Path
 
-import openpyxl
 import pytest
-from conftest import Recon, hosp_row, police_row, pop_row, write_csv, write_divisions
+from conftest import (
+    Recon,
+    hosp_row,
+    police_row,
+    pop_row,
+    sign_workbook,
+    write_csv,
+    write_divisions,
+)
 
 from recon.config import ConfigError, load_config
 from recon.evidence import DEFAULT_CONFIDENCE
@@ -122,14 +129,7 @@ def test_a_move_rejected_by_a_signer_is_not_asked_again(recon: Recon, tmp_path: 
     )
     book = tmp_path / "wl.xlsx"
     assert recon("worklist", "export", "--db", str(recon.db), "--out", str(book)).exit_code == 0
-    workbook = openpyxl.load_workbook(book)
-    sheet = workbook.worksheets[0]
-    header = [c.value for c in sheet[1]]
-    sheet.cell(2, header.index("签字人1姓名") + 1, "王专干")
-    sheet.cell(2, header.index("签字人1日期") + 1, date(2025, 1, 2))
-    sheet.cell(2, header.index("签字人1意见") + 1, "不同意")
-    sheet.cell(2, header.index("签字人1理由") + 1, "已迁居")
-    workbook.save(book)
+    sign_workbook(book, 1, "王专干", date(2025, 1, 2), "不同意", "已迁居")
     assert recon("worklist", "import", str(book), "--db", str(recon.db)).exit_code == 0
     (case_id,) = [c["case_id"] for c in worklist(recon)]
 
