@@ -1,0 +1,263 @@
+"""The six sign-offs (六签字): worklist export and import, the status machine, apply.
+
+Every function takes a connection inside a transaction the caller manages and returns a
+frozen dataclass; nothing here prints. Status changes all go through `transition`, which
+writes `case_status_log` first: that table's CHECK accepts only the allowed transitions,
+so an illegal change fails in the store, whatever the code around it does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from recon import audit
+from recon.cases import SIGNATURE_PARTS
+from recon.resources import sql
+from recon.store import scalar
+
+AGREE = "同意"
+DISAGREE = "不同意"
+DECISIONS = (AGREE, DISAGREE)
+
+# Allowed status changes; the same pairs are the CHECK on case_status_log in schema.sql.
+TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("open", "signing"),
+        ("open", "rejected"),
+        ("signing", "approved"),
+        ("signing", "rejected"),
+        ("approved", "applied"),
+    }
+)
+
+CASE_COLUMNS = (
+    "case_id", "category", "target_system", "field", "current_value", "proposed_value",
+    "pop_record_id", "hosp_delivery_id", "police_id_number", "duplicate_of", "division_code",
+    "confidence", "evidence", "status",
+)  # fmt: skip
+FINGERPRINT_COLUMNS = (
+    "case_id", "category", "target_system", "field", "current_value", "proposed_value",
+)  # fmt: skip
+
+HEADERS_ZH = {
+    "case_id": "案件编号",
+    "category": "类别",
+    "target_system": "目标系统",
+    "field": "字段",
+    "current_value": "现值",
+    "proposed_value": "建议值",
+    "pop_record_id": "全员人口记录编号",
+    "hosp_delivery_id": "住院分娩登记编号",
+    "police_id_number": "公安户籍身份证号",
+    "duplicate_of": "重报保留记录编号",
+    "division_code": "区划",
+    "confidence": "置信度",
+    "evidence": "证据",
+    "status": "状态",
+}
+PART_ZH = {"role": "角色", "name": "姓名", "date": "日期", "decision": "意见", "reason": "理由"}
+CATEGORY_ZH = {"missing": "漏报", "misreported": "错报", "fictitious": "虚报", "duplicate": "重报"}
+TARGET_ZH = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
+STATUS_ZH = {
+    "open": "待签",
+    "signing": "签字中",
+    "approved": "已通过",
+    "rejected": "已否决",
+    "applied": "已更正",
+}
+FIELD_ZH = {
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "mother_id": "母亲公民身份号码",
+    "id_number": "公民身份号码",
+    "name": "姓名",
+    "birth_order": "孩次",
+    "division_code": "区划代码",
+    "certificate_no": "出生医学证明编号",
+    "birth_rank": "胎序",
+}
+ID_FIELDS = frozenset({"id_number", "mother_id"})
+ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+DATE_PATTERN = re.compile(
+    r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?\s*$"
+)
+
+META_SHEET = "_recon"
+DATA_SHEET = "工作清单"
+EXPORT_ID_PROP = "recon_export_id"
+FINGERPRINT_PROP = "recon_fingerprint"
+NOT_OURS = "not exported by this tool for these cases (不是本工具导出的工作清单)"
+
+WIDTHS = {
+    "case_id": 16, "category": 7, "target_system": 10, "field": 14, "current_value": 22,
+    "proposed_value": 22, "pop_record_id": 16, "hosp_delivery_id": 18,
+    "police_id_number": 21, "duplicate_of": 16, "division_code": 14, "confidence": 7,
+    "evidence": 48, "status": 8, "role": 12, "name": 10, "date": 12, "decision": 8,
+    "reason": 24,
+}  # fmt: skip
+
+
+class SignoffError(Exception):
+    """A worklist file or a sign-off step that is refused as a whole."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    export_id: str
+    path: Path
+    cases: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # the row in the file: header = 1, as a spreadsheet shows it
+    case_id: str | None
+    problem: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    export_id: str
+    rows: int
+    signatures_added: int
+    cases_updated: int
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    cases_applied: int
+    corrections_added: int
+    register_rows: int
+    path: Path
+    refused: tuple[str, ...] = ()  # approved in `cases` but without six 同意 signatures
+
+
+@dataclass(frozen=True)
+class Signature:
+    position: int
+    role: str
+    name: str
+    signed_on: date
+    decision: str
+    reason: str | None
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.role, self.name, self.signed_on, self.decision, self.reason or None)
+
+
+# --------------------------------------------------------------------------------------
+# Status machine
+# --------------------------------------------------------------------------------------
+
+
+def transition(con: duckdb.DuckDBPyConnection, case_id: str, to_status: str, cause: str) -> None:
+    """Move one case to `to_status`; refused (in code and by the store) unless allowed."""
+    current = scalar(con, "SELECT status FROM cases WHERE case_id = ?", [case_id])
+    if current is None:
+        raise SignoffError(f"{case_id}: no such case")
+    if (current, to_status) not in TRANSITIONS:
+        raise SignoffError(f"{case_id}: status {current} cannot become {to_status}")
+    # The log row is written first: its CHECK refuses an illegal pair even if code changes.
+    con.execute(
+        "INSERT INTO case_status_log VALUES (?, ?, ?, ?, ?)",
+        [case_id, current, to_status, now(), cause],
+    )
+    con.execute(
+        "UPDATE cases SET status = ? WHERE case_id = ? AND status = ?",
+        [to_status, case_id, current],
+    )
+    audit.append(con, "case_status", case_id, {"from": current, "to": to_status, "cause": cause})
+
+
+def status_violations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Cases whose status the log and the signatures do not bear out (for `audit verify`)."""
+    rows = con.execute(
+        """
+        WITH last AS (
+            SELECT case_id, arg_max(to_status, changed_at) AS logged
+            FROM case_status_log GROUP BY case_id
+        ), signed AS ("""
+        + sql("signoff/signed_off")
+        + """)
+        SELECT c.case_id || ': ' || c.status || ' (log: ' || coalesce(l.logged, 'open') || ')'
+        FROM cases AS c LEFT JOIN last AS l USING (case_id)
+        WHERE c.status <> coalesce(l.logged, 'open')
+           OR (c.status IN ('approved', 'applied')
+               AND c.case_id NOT IN (SELECT case_id FROM signed))
+        ORDER BY c.case_id
+        """
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def stored_signatures(
+    con: duckdb.DuckDBPyConnection, case_ids: Iterable[str]
+) -> dict[str, dict[int, Signature]]:
+    ids = list(case_ids)
+    if not ids:
+        return {}
+    rows = con.execute(
+        "SELECT case_id, position, role, name, signed_on, decision, reason FROM signatures "
+        "WHERE list_contains(?, case_id) ORDER BY case_id, position",
+        [ids],
+    ).fetchall()
+    stored: dict[str, dict[int, Signature]] = {}
+    for case_id, position, role, name, signed_on, decision, reason in rows:
+        stored.setdefault(case_id, {})[position] = Signature(
+            position, role, name, signed_on, decision, reason
+        )
+    return stored
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def division_prefix(division: str | None) -> str | None:
+    """A 6, 9 or 12 digit division code as the prefix its children share (zeros trimmed)."""
+    if division is None or not division.strip():
+        return None
+    code = division.strip()
+    if not code.isdigit() or len(code) not in (6, 9, 12):
+        raise SignoffError(f"division {division!r}: expected a 6, 9 or 12 digit code")
+    while len(code) > 6 and code.endswith("000"):
+        code = code[:-3]
+    while len(code) > 2 and code.endswith("00"):
+        code = code[:-2]
+    return code
+
+
+def fingerprint(cases: pl.DataFrame) -> str:
+    """SHA-256 over what the signers see and sign, in case id order."""
+    digest = hashlib.sha256()
+    for row in cases.select(FINGERPRINT_COLUMNS).sort("case_id").iter_rows():
+        digest.update(json.dumps(list(row), ensure_ascii=False).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def mask_id(value: str) -> str:
+    """420607********1234: an identity number with its birth date and sequence hidden."""
+    return ID_PATTERN.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
+
+
+def english_columns(roles: Sequence[str]) -> list[str]:
+    sig = [f"sig{n}_{p}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
+    return [*CASE_COLUMNS, *sig]
+
+
+def chinese_columns(roles: Sequence[str]) -> list[str]:
+    sig = [f"签字人{n}{PART_ZH[p]}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
+    return [*(HEADERS_ZH[c] for c in CASE_COLUMNS), *sig]
