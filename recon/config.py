@@ -42,6 +42,17 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class SignoffSettings:
+    """[signoff]: who signs, and the limits on a signed worklist taken back in."""
+
+    roles: tuple[str, ...] = ()
+    distinct_signers: bool = True
+    max_file_mb: int = 20
+    max_rows: int = 100_000
+    problems_shown: int = 20
+
+
+@dataclass(frozen=True)
 class Config:
     inbox_patterns: dict[str, list[str]]
     divisions_path: Path | None
@@ -55,6 +66,8 @@ class Config:
     roles: tuple[str, ...] = ()
     report: ReportSettings = field(default_factory=ReportSettings)
     evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
+    signoff: SignoffSettings = field(default_factory=SignoffSettings)
+    heads_path: Path | None = None  # [audit] heads; None: `audit-heads` beside the store
     source: list[Path] = field(default_factory=list)
 
 
@@ -122,6 +135,17 @@ def load_config(path: Path | None = None) -> Config:
     roles = tuple(str(r).strip() for r in raw["signoff"]["roles"])
     if not roles or any(not r for r in roles) or len(set(roles)) != len(roles):
         raise ConfigError("[signoff] roles must be distinct, non-empty names, in signing order")
+    sign = raw["signoff"]
+    if not isinstance(sign["distinct_signers"], bool):
+        raise ConfigError("[signoff] distinct_signers must be true or false")
+    limits = {}
+    for key in ("max_file_mb", "max_rows", "problems_shown"):
+        value = sign[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"[signoff] {key} must be a whole number of at least 1")
+        limits[key] = value
+    signoff = SignoffSettings(roles=roles, distinct_signers=sign["distinct_signers"], **limits)
+    heads = str(raw["audit"]["heads"]).strip()
 
     if report.mse_criterion not in ("aic", "bic"):
         raise ConfigError('[report] mse_criterion must be "aic" or "bic"')
@@ -152,5 +176,7 @@ def load_config(path: Path | None = None) -> Config:
         roles=roles,
         report=report,
         evidence=evidence,
+        signoff=signoff,
+        heads_path=Path(heads) if heads else None,
         source=sources,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,6 +45,13 @@ CASE_COLUMNS = (
     "pop_record_id", "hosp_delivery_id", "police_id_number", "duplicate_of", "division_code",
     "confidence", "evidence", "status",
 )  # fmt: skip
+# What one signature is about: a signed row's content, by which import recognises the row
+# and apply refuses a case whose content changed after it was signed (`case_digest`).
+DIGEST_COLUMNS = (
+    "case_id", "category", "target_system", "field", "current_value", "proposed_value",
+    "pop_record_id", "hosp_delivery_id", "police_id_number", "duplicate_of",
+)  # fmt: skip
+ROW_FINGERPRINT = "row_fingerprint"
 FINGERPRINT_COLUMNS = (
     "case_id", "category", "target_system", "field", "current_value", "proposed_value",
 )  # fmt: skip
@@ -64,6 +71,7 @@ HEADERS_ZH = {
     "confidence": "置信度",
     "evidence": "证据",
     "status": "状态",
+    ROW_FINGERPRINT: "行指纹（请勿修改）",
 }
 PART_ZH = {"role": "角色", "name": "姓名", "date": "日期", "decision": "意见", "reason": "理由"}
 CATEGORY_ZH = {"missing": "漏报", "misreported": "错报", "fictitious": "虚报", "duplicate": "重报"}
@@ -253,11 +261,41 @@ def mask_id(value: str) -> str:
     return ID_PATTERN.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
 
 
+def case_digest(case: Mapping[str, Any]) -> str:
+    """SHA-256 of a case's `DIGEST_COLUMNS`: the row fingerprint of an export, and what
+    each signature's audit entry says was signed."""
+    values = [None if case[c] is None else str(case[c]) for c in DIGEST_COLUMNS]
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def signature_entry(
+    case_id: str, sig: Signature, export_id: str, digest: str
+) -> tuple[str, str, dict[str, Any]]:
+    """The audit entry of one signature: everything the signature means, so editing the
+    `signatures` row (name, date, decision, reason) breaks `audit verify`. Signers'
+    names are officials' acts, not data about a birth; `digest` is `case_digest` of the
+    case as signed (no personal data of the family goes into the chain)."""
+    return (
+        "signature",
+        case_id,
+        {
+            "position": sig.position,
+            "role": sig.role,
+            "name": sig.name,
+            "signed_on": sig.signed_on.isoformat(),
+            "decision": sig.decision,
+            "reason": sig.reason or None,
+            "export_id": export_id,
+            "case_digest": digest,
+        },
+    )
+
+
 def english_columns(roles: Sequence[str]) -> list[str]:
     sig = [f"sig{n}_{p}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
-    return [*CASE_COLUMNS, *sig]
+    return [*CASE_COLUMNS, *sig, ROW_FINGERPRINT]
 
 
 def chinese_columns(roles: Sequence[str]) -> list[str]:
     sig = [f"签字人{n}{PART_ZH[p]}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
-    return [*(HEADERS_ZH[c] for c in CASE_COLUMNS), *sig]
+    return [*(HEADERS_ZH[c] for c in CASE_COLUMNS), *sig, HEADERS_ZH[ROW_FINGERPRINT]]

@@ -33,12 +33,14 @@ from recon.signoff.common import (
     FINGERPRINT_PROP,
     ID_FIELDS,
     META_SHEET,
+    ROW_FINGERPRINT,
     STATUS_ZH,
     TARGET_ZH,
     WIDTHS,
     ExportResult,
     Signature,
     SignoffError,
+    case_digest,
     chinese_columns,
     division_prefix,
     english_columns,
@@ -121,6 +123,7 @@ def _worklist_rows(
             row[f"sig{n}_date"] = sig.signed_on.isoformat() if sig else None
             row[f"sig{n}_decision"] = sig.decision if sig else None
             row[f"sig{n}_reason"] = sig.reason if sig else None
+        row[ROW_FINGERPRINT] = case_digest(case)
         rows.append(row)
     return rows
 

@@ -21,6 +21,7 @@ from recon.signoff.common import (
     DATA_SHEET,
     DATE_PATTERN,
     DECISIONS,
+    DIGEST_COLUMNS,
     DISAGREE,
     EXPORT_ID_PROP,
     META_SHEET,
@@ -30,10 +31,12 @@ from recon.signoff.common import (
     RowProblem,
     Signature,
     SignoffError,
+    case_digest,
     chinese_columns,
     english_columns,
     fingerprint,
     now,
+    signature_entry,
     stored_signatures,
     transition,
 )
@@ -94,15 +97,9 @@ def import_worklist(
                     sig.reason, export_id, imported_at,
                 ],
             )  # fmt: skip
-        # The signer's name stays in `signatures`; the audit entry carries no personal data.
-        audit.append_many(
-            con,
-            [
-                ("signature", case_id, {"position": s.position, "role": s.role,
-                                        "decision": s.decision, "export_id": export_id})
-                for s in new
-            ],
-        )  # fmt: skip
+        query = f"SELECT {', '.join(DIGEST_COLUMNS)} FROM cases WHERE case_id = $id"
+        digest = case_digest(query_frame(con, query, {"id": case_id}).row(0, named=True))
+        audit.append_many(con, [signature_entry(case_id, s, export_id, digest) for s in new])
         added += len(new)
         _settle_status(con, case_id, len(roles), export_id)
         updated.add(case_id)
