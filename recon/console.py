@@ -112,3 +112,6 @@ def run_summary(result: RunResult) -> None:
         console.print(f"未识别的文件，已忽略: {', '.join(result.ignored)}")
     for name, path in result.outputs.items():
         console.print(f"{name}: {path}")
+    head = result.audit_head
+    # Printed so the cron log keeps a copy of the head outside the store.
+    console.print(f"审计链头 (audit head): 第 {head['seq']} 条 {head['hash']}")

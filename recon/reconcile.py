@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from recon import proposal
 from recon.evidence import FEED_LABELS, EvidencePolicy
 from recon.link import FEED_ORDER, LIVE, Linked, link_methods
 from recon.normalize import id_check_ok
@@ -373,12 +374,26 @@ def _missing(
         separator="、",
         ignore_nulls=True,
     )
-    sex_label = pl.col("sex_consensus").replace_strict({"M": "男", "F": "女"}, default="不详")
-    summary = pl.format(
-        "{} {} 母亲 {}",
-        pl.col("birth_date_consensus"),
-        sex_label,
-        pl.coalesce(*(pl.col(f"{f}_mother_name") for f in ("hosp", "police", "pop"))),
+    others = [f for f in FEED_ORDER if f != target]
+    # The whole record to add, as the evidence gives it: what the signers sign is what
+    # `recon apply` adds (recon/proposal.py).
+    record = proposal.expression(
+        {
+            "name": pl.col("name_consensus"),
+            "sex": pl.col("sex_consensus"),
+            "birth_date": pl.col("birth_date_consensus"),
+            "id_number": pl.coalesce(
+                pl.col("id_number_consensus"), *(pl.col(f"{f}_child_id") for f in others)
+            ),
+            "mother_name": pl.coalesce(*(pl.col(f"{f}_mother_name") for f in others)),
+            "mother_id": pl.col("mother_id_consensus"),
+            "father_name": pl.coalesce(*(pl.col(f"{f}_father_name") for f in others)),
+            "birth_order": pl.coalesce(
+                pl.col("birth_order_consensus"), *(pl.col(f"{f}_birth_order") for f in others)
+            ),
+            "certificate_no": pl.col("certificate_no_consensus"),
+            "division_code": _route(),
+        }
     )
     both = pl.col("hosp_key").is_not_null() & pl.col("police_key").is_not_null()
     return absent.select(
@@ -386,7 +401,7 @@ def _missing(
         pl.lit(target).alias("target_system"),
         pl.lit(None, pl.String).alias("field"),
         pl.lit(None, pl.String).alias("current_value"),
-        summary.alias("proposed_value"),
+        record.alias("proposed_value"),
         *_keys(),
         pl.lit(None, pl.String).alias("duplicate_of"),
         _route(),

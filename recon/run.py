@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import __version__, audit, metrics
+from recon import __version__, audit, heads, metrics
 from recon.cases import update_cases, worklist
 from recon.config import Config
 from recon.divisions import read_divisions
@@ -134,6 +134,7 @@ def run(
             result = _run_in_transaction(
                 con, inbox, inbox_dir, out_dir, config, as_of, report, timer
             )
+            head = heads.current(con, f"run {result.run_id}")
             con.commit()
         except BaseException:
             con.rollback()
@@ -142,6 +143,8 @@ def run(
                 for leftover in (db_path, db_path.with_name(db_path.name + ".wal")):
                     leftover.unlink(missing_ok=True)
             raise
+        # The committed head goes outside the store, where a rewrite of the store cannot reach.
+        heads.record(heads.path_for(db_path, config.heads_path), head)
         try:
             with timer.stage("outputs"):
                 result = replace(result, timings_s=timer.as_dict())

@@ -268,7 +268,9 @@ CREATE TABLE IF NOT EXISTS case_status_log (
         ('approved', 'applied')))
 );
 
--- The ledger of applied corrections, append-only: the corrected register is derived from it.
+-- The ledger of applied corrections, append-only: the corrected register is derived from it,
+-- and every row is an audit entry (its digest), so an edited row fails `audit verify`.
+-- A correction is undone by a later case, never by editing this table.
 CREATE TABLE IF NOT EXISTS corrections (
     case_id       VARCHAR PRIMARY KEY,
     target_system VARCHAR NOT NULL,
@@ -282,6 +284,18 @@ CREATE TABLE IF NOT EXISTS corrections (
     signatures    JSON NOT NULL,
     CHECK (action IN ('update', 'remove', 'add')),
     CHECK (json_array_length(signatures) = 6)
+);
+ALTER TABLE corrections ADD COLUMN IF NOT EXISTS category VARCHAR;
+-- add: the record added; remove: the record as it was when removed (kept in the history).
+ALTER TABLE corrections ADD COLUMN IF NOT EXISTS record JSON;
+
+-- Notices (通报) of corrections sent to the police or the hospital: which cases went out.
+CREATE TABLE IF NOT EXISTS notices (
+    notice_id     VARCHAR PRIMARY KEY,
+    target_system VARCHAR NOT NULL,
+    created_at    TIMESTAMP NOT NULL,
+    case_ids      JSON NOT NULL,
+    CHECK (target_system IN ('police', 'hosp'))
 );
 
 -- The corrected population register: current pop records with the applied corrections.

@@ -127,11 +127,41 @@ class ExportResult:
     fingerprint: str
 
 
+# The kinds of row problem an import reports, with the label its summary counts them by.
+PROBLEM_KINDS = {
+    "no_case_id": "缺少案件编号",
+    "not_exported": "案件不在本次导出中",
+    "duplicate_row": "同一案件多行",
+    "no_fingerprint": "缺少行指纹",
+    "fingerprint": "行指纹不符",
+    "changed": "案件内容被改动",
+    "order": "未按顺序签字",
+    "role": "角色不符",
+    "name": "缺少姓名",
+    "signer_twice": "一人签两个角色",
+    "date": "日期无法识别",
+    "date_future": "日期晚于今天",
+    "date_before_case": "日期早于立案",
+    "date_order": "日期早于上一签字",
+    "decision": "意见无效",
+    "reason": "不同意未填理由",
+    "after_reject": "否决后仍签字",
+    "conflict": "与已导入的签字不同",
+    "status": "案件已不接受签字",
+    "other": "其他",
+}
+
+
 @dataclass(frozen=True)
 class RowProblem:
     row: int  # the row in the file: header = 1, as a spreadsheet shows it
     case_id: str | None
     problem: str
+    kind: str = "other"  # a key of PROBLEM_KINDS
+
+    @property
+    def label(self) -> str:
+        return PROBLEM_KINDS.get(self.kind, self.kind)
 
 
 @dataclass(frozen=True)
@@ -142,6 +172,13 @@ class ImportResult:
     cases_updated: int
     problems: list[RowProblem] = field(default_factory=list)
 
+    def counts(self) -> dict[str, int]:
+        """Problems per kind (its Chinese label), most frequent first."""
+        counts: dict[str, int] = {}
+        for problem in self.problems:
+            counts[problem.label] = counts.get(problem.label, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
 
 @dataclass(frozen=True)
 class ApplyResult:
@@ -149,7 +186,10 @@ class ApplyResult:
     corrections_added: int
     register_rows: int
     path: Path
-    refused: tuple[str, ...] = ()  # approved in `cases` but without six 同意 signatures
+    refused: tuple[str, ...] = ()  # approved cases not applied
+    reasons: dict[str, str] = field(default_factory=dict)  # why, by case id
+    corrections_path: Path | None = None
+    by_target: dict[str, int] = field(default_factory=dict)  # ledger rows per target
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
 -- Fold tonight's findings (view `tonight`, with case_id) into the cases.
 -- $run_id: this run. Kept cases refresh their evidence; signatures live elsewhere and stay.
+-- What a signature is about (values and records) is kept once signing began, so what was
+-- signed is what apply applies; an open case takes tonight's.
 UPDATE cases SET
-    current_value = t.current_value,
-    pop_record_id = t.pop_record_id,
-    hosp_delivery_id = t.hosp_delivery_id,
-    police_id_number = t.police_id_number,
-    duplicate_of = t.duplicate_of,
+    current_value = CASE WHEN cases.status = 'open' THEN t.current_value ELSE cases.current_value END,
+    proposed_value = CASE WHEN cases.status = 'open' THEN t.proposed_value ELSE cases.proposed_value END,
+    pop_record_id = CASE WHEN cases.status = 'open' THEN t.pop_record_id ELSE cases.pop_record_id END,
+    hosp_delivery_id = CASE WHEN cases.status = 'open' THEN t.hosp_delivery_id ELSE cases.hosp_delivery_id END,
+    police_id_number = CASE WHEN cases.status = 'open' THEN t.police_id_number ELSE cases.police_id_number END,
+    duplicate_of = CASE WHEN cases.status = 'open' THEN t.duplicate_of ELSE cases.duplicate_of END,
     division_code = t.division_code,
     confidence = t.confidence,
     evidence = t.evidence,

@@ -47,4 +47,21 @@ WHERE p.record_id NOT IN (
     SELECT record_id FROM corrections
     WHERE target_system = 'pop' AND action = 'remove' AND record_id IS NOT NULL
 )
-ORDER BY p.record_id
+UNION ALL
+-- Births found missing, added with the values the signers signed; the case id stands in
+-- for a register number until the register assigns one.
+SELECT c.record_id, NULL, NULL, NULL, NULL,
+       c.record ->> 'name',
+       c.record ->> 'sex',
+       TRY_CAST(c.record ->> 'birth_date' AS DATE),
+       c.record ->> 'id_number',
+       c.record ->> 'mother_name',
+       c.record ->> 'mother_id',
+       c.record ->> 'father_name',
+       TRY_CAST(c.record ->> 'birth_order' AS INTEGER),
+       c.record ->> 'division_code',
+       NULL, NULL, NULL,
+       c.case_id, c.applied_at
+FROM corrections AS c
+WHERE c.target_system = 'pop' AND c.action = 'add'
+ORDER BY 1
