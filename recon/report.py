@@ -21,7 +21,7 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
-from recon import __version__, charts, metrics, stats
+from recon import __version__, charts, metrics, squeeze, stats
 from recon.config import Config
 from recon.feeds import FEED_SPECS
 from recon.link import LIVE
@@ -137,7 +137,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, full_id: bool = False)
     mask = (lambda s: s) if full_id else mask_ids
     rep = config.report
     township_names = figures.townships
-    return {
+    data: dict[str, Any] = {
         "title": "出生人口数据质量与核对报告",
         "generated_at": datetime.now().isoformat(timespec="seconds"),
         "tool_version": __version__,
@@ -146,6 +146,8 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, full_id: bool = False)
         "runs": runs.height,
         "ids_masked": not full_id,
         "deadlines_days": figures.deadlines,
+        # The first section: what the register holds once the water is squeezed out.
+        "squeeze": squeeze.build(con, figures.deadlines["pop"], rep.srb_low, rep.srb_high),
         "feeds": _feeds(figures, mask),
         "reconciliation": _reconciliation(figures, township_names),
         "sex_ratio": _sex_ratios(figures, township_names, rep.srb_low, rep.srb_high),
@@ -153,6 +155,58 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, full_id: bool = False)
         "history": _history(metrics.history(con), run_id, township_names, config),
         "missed_births": _missed(figures, township_names, rep),
     }
+    data["attention"] = _attention(data)
+    return data
+
+
+def _attention(data: dict[str, Any]) -> dict[str, Any]:
+    """What needs attention (the CLI's 需关注 N 项), each with the anchor where it is shown.
+
+    In the order of the report: sex ratios whose whole interval is outside the normal
+    range, the townships with a red warning in the monthly ranking, departures in the
+    metric history.
+    """
+    items = []
+    for row in data["sex_ratio"]["flagged"]:
+        items.append(
+            {
+                "kind": "srb",
+                "kind_label": "出生人口性别比" + ("偏高" if row["flag"] == "high" else "偏低"),
+                "text": f"{row['name']}·{row['year'] or '各年合计'}·"
+                f"{FEED_LABELS.get(row['feed'], '三方一致')}：{row['ratio']:.1f}"
+                f"（95% 区间 {row['lower']:.1f}–{row['upper']:.1f}）",
+                "anchor": row["anchor"],
+            }
+        )
+    ranking = data["completeness"]["ranking"]
+    for row in ranking["table"]:
+        if row["red_warning"]:
+            items.append(
+                {
+                    "kind": "red_warning",
+                    "kind_label": "一月一排名红色预警",
+                    "text": f"{row['name']}：{ranking['latest']} 出生队列第 {row['rank']} 名，"
+                    f"综合得分 {row['score']:.1f}",
+                    "anchor": row["anchor"],
+                }
+            )
+    for entry in data["history"]["flagged"]:
+        items.append(
+            {
+                "kind": "history",
+                "kind_label": "指标明显偏离以往",
+                "text": f"{entry['metric_label']}（{entry['scope_label']}）：本次 "
+                f"{entry['latest']}，以往中位数 {entry['median_before']}，"
+                f"修正 z 分数 {_zscore(entry['z'])}",
+                "anchor": entry["anchor"],
+            }
+        )
+    return {"count": len(items), "entries": items}
+
+
+def _zscore(z: float | str | None) -> str:
+    """A modified z-score as the report prints it (±∞ where MAD and the mean deviation are 0)."""
+    return "—" if z is None else {"inf": "+∞", "-inf": "−∞"}.get(str(z), str(z))
 
 
 def _feeds(figures: metrics.Figures, mask: Any) -> list[dict[str, Any]]:
@@ -370,6 +424,8 @@ def _sex_ratios(
                     "girls_short": _girls_short(pop, hosp),
                 }
             )
+    for n, row in enumerate(r for r in rows if r["flag"]):
+        row["anchor"] = f"attn-srb-{n + 1}"
     return {
         "normal_range": [low, high],
         "method": "对数法 95% 区间：exp(ln(M/F) ± 1.96·√(1/M+1/F))×100；"
@@ -505,6 +561,7 @@ def _ranking(figures: metrics.Figures, names: dict[str, str], red: int) -> dict[
                 "score": row["score"],
                 "rank": row["rank"],
                 "red_warning": warn,
+                "anchor": f"attn-rank-{row['township']}" if warn else None,
             }
         )
     recent = months[-6:]
@@ -554,7 +611,7 @@ def _history(
 ) -> dict[str, Any]:
     rep = config.report
     series = []
-    flagged = []
+    flagged: list[dict[str, Any]] = []
     for (metric, scope), part in history.group_by(["metric", "scope"], maintain_order=True):
         part = part.sort("run_id")
         latest = part.filter(pl.col("run_id") == run_id)
@@ -579,6 +636,7 @@ def _history(
         }
         series.append(entry)
         if entry["flag"]:
+            entry["anchor"] = f"attn-history-{len(flagged) + 1}"
             flagged.append(entry)
     return {
         "method": f"修正 z 分数 0.6745·(x − 中位数)/MAD，与此前最多 {rep.history_runs} 次运行比较，"
@@ -793,9 +851,7 @@ def render(data: dict[str, Any]) -> str:
     )
     env.filters["num"] = lambda v: "—" if v is None else f"{v:,}"
     env.filters["pct"] = lambda v, d=1: "—" if v is None else f"{100 * v:.{d}f}%"
-    env.filters["zscore"] = lambda z: (
-        "—" if z is None else {"inf": "+∞", "-inf": "−∞"}.get(str(z), str(z))
-    )
+    env.filters["zscore"] = _zscore
     env.filters["fix"] = lambda v, d=1: "—" if v is None else f"{v:,.{d}f}"
     template = env.get_template("report.html.j2")
     return template.render(
@@ -820,11 +876,8 @@ def write(
     write_json(data, metrics_path)
     html_path = out_dir / "report.html"
     html_path.write_text(render(data), encoding="utf-8")
-    flags = (
-        len(data["history"]["flagged"])
-        + len(data["sex_ratio"]["flagged"])
-        + sum(1 for r in data["completeness"]["ranking"]["table"] if r["red_warning"])
-    )
+    # History outliers, flagged sex ratios and red warnings: the list of the first section.
+    flags = int(data["attention"]["count"])
     return ReportResult(
         html=html_path,
         metrics=metrics_path,
