@@ -184,24 +184,44 @@ def worklist_export(
 def worklist_import(
     file: Annotated[Path, typer.Argument(help="A signed worklist exported by recon.")],
     db: DbOption = Path("recon.duckdb"),
+    problems: Annotated[
+        Path | None,
+        typer.Option("--problems", help="Write every problem to this CSV (行, 案件编号, 问题)."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Take the signatures of a returned worklist; every problem is reported by row.
 
-    A file recon did not export, or whose cases changed since, is refused whole (exit 3).
+    A file recon did not export, whose cases changed since, or beyond the [signoff]
+    limits (file size, rows) is refused whole (exit 3). A row whose content is not what
+    was exported for its case is refused, the others imported. The problems are counted
+    by kind and the first [signoff] problems_shown listed; --problems FILE has them all.
     """
     from rich.table import Table
+    from rich.text import Text
 
     from recon.console import console
     from recon.signoff import SignoffError, import_worklist
+    from recon.signoff.importer import write_problems
     from recon.store import transaction
 
     settings = _settings(config)
+    limits = settings.signoff
     if not file.is_file():
         raise _fail(EXIT_USAGE, f"{file}: no such file")
     try:
         with _store_errors(), transaction(db, settings.store) as con:
-            result = import_worklist(con, file, roles=settings.roles, today=date.today())
+            result = import_worklist(
+                con, file, roles=settings.roles, today=date.today(),
+                distinct_signers=limits.distinct_signers, max_file_mb=limits.max_file_mb,
+                max_rows=limits.max_rows,
+            )  # fmt: skip
+            if problems is not None:
+                try:  # inside the transaction: no problems file, nothing imported
+                    write_problems(result.problems, problems)
+                except OSError as exc:
+                    message = f"--problems {problems}: {exc} (nothing was imported)"
+                    raise _fail(EXIT_USAGE, message) from None
     except SignoffError as exc:
         raise _fail(EXIT_INPUT, f"{file}: {exc} (nothing was imported)") from None
     console.print(
@@ -209,10 +229,19 @@ def worklist_import(
         f"案件状态变化 {result.cases_updated:,}，问题 {len(result.problems):,}"
     )
     if result.problems:
+        kinds = "，".join(f"{label} {count:,}" for label, count in result.counts().items())
+        console.print(Text(f"问题分类：{kinds}"))
+        shown = result.problems[: limits.problems_shown]
         table = Table("行", "案件编号", "问题")
-        for problem in result.problems:
-            table.add_row(str(problem.row), problem.case_id or "", problem.problem)
+        for problem in shown:
+            table.add_row(str(problem.row), Text(problem.case_id or ""), Text(problem.problem))
         console.print(table)
+        if len(shown) < len(result.problems):
+            rest = len(result.problems) - len(shown)
+            where = f"见 {problems}" if problems is not None else "用 --problems FILE 写出"
+            console.print(Text(f"另有 {rest:,} 个问题未列出，全部问题{where}"))
+    if problems is not None:
+        console.print(Text(f"全部问题已写入 {problems}"))
 
 
 @app.command("apply")
