@@ -102,13 +102,11 @@ def execute_script(
 ) -> None:
     """Run a file of statements; DuckDB binds parameters only in single statements."""
     params = params or {}
-    for statement in script.split(";\n"):
-        body = "\n".join(
-            line for line in statement.splitlines() if not line.lstrip().startswith("--")
-        ).strip()
-        if body:
-            used = {k: v for k, v in params.items() if f"${k}" in body}
-            con.execute(body, used)
+    # DuckDB's own parser splits the script: a ";" in a string literal or a comment is no
+    # statement's end, and it names the parameters each statement uses ($run vs $run_id).
+    for statement in duckdb.extract_statements(script, connection=con):
+        used = {k: v for k, v in params.items() if k in statement.named_parameters}
+        con.execute(statement, used)
 
 
 @contextmanager
