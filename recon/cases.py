@@ -21,6 +21,7 @@ class CaseCounts:
     opened: int
     kept: int
     closed: int
+    held: int = 0  # findings and open cases left alone: they need a feed never received
 
 
 def _identity() -> pl.Expr:
@@ -63,10 +64,30 @@ def with_case_ids(findings: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([ids, findings], how="horizontal").unique("case_id", maintain_order=True)
 
 
-def update_cases(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, run_id: int) -> CaseCounts:
-    """Open new cases, keep the ones found again, close the ones whose finding is gone."""
+def update_cases(
+    con: duckdb.DuckDBPyConnection,
+    findings: pl.DataFrame,
+    run_id: int,
+    hold: pl.Expr | None = None,
+) -> CaseCounts:
+    """Open new cases, keep the ones found again, close the ones whose finding is gone.
+
+    `hold` marks findings that may neither open nor close a case tonight (their evidence
+    needs a feed never received): they are dropped, and open cases it marks stay as
+    they are.
+    """
+    held_findings = 0
+    held = pl.DataFrame(schema={"case_id": pl.String})
+    if hold is not None:
+        held_findings = findings.filter(hold).height
+        findings = findings.filter(~hold)
+        held = query_frame(
+            con, "SELECT case_id, category, target_system, field FROM cases "
+            "WHERE closed_run IS NULL AND status <> 'applied'",
+        ).filter(hold).select("case_id")  # fmt: skip
     tonight = with_case_ids(findings)
     con.register("tonight", tonight.to_arrow())
+    con.register("held", held.to_arrow())
     try:
         kept = scalar(
             con, "SELECT count(*) FROM tonight WHERE case_id IN (SELECT case_id FROM cases)"
@@ -80,11 +101,13 @@ def update_cases(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, run_id:
         closed = query_frame(
             con,
             "SELECT case_id FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
-            "AND case_id NOT IN (SELECT case_id FROM tonight) ORDER BY case_id",
+            "AND case_id NOT IN (SELECT case_id FROM tonight) "
+            "AND case_id NOT IN (SELECT case_id FROM held) ORDER BY case_id",
         )
         execute_script(con, sql("cases/update"), {"run_id": run_id})
     finally:
         con.unregister("tonight")
+        con.unregister("held")
     # Every case opened (or reopened) and closed is an audit entry; kept ones are not.
     audit.append_many(
         con,
@@ -92,7 +115,12 @@ def update_cases(con: duckdb.DuckDBPyConnection, findings: pl.DataFrame, run_id:
         + [("case_closed", c, {}) for (c,) in closed.iter_rows()],
         run_id=run_id,
     )
-    return CaseCounts(opened=tonight.height - kept, kept=kept, closed=closed.height)
+    return CaseCounts(
+        opened=tonight.height - kept,
+        kept=kept,
+        closed=closed.height,
+        held=held_findings + held.height,
+    )
 
 
 def worklist(

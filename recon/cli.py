@@ -22,6 +22,7 @@ HospFormat = Literal["auto", "xlsx", "csv", "parquet"]
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_BUSY = 4
+EXIT_INCOMPLETE = 5
 
 app = typer.Typer(
     name="recon",
@@ -125,9 +126,17 @@ def run(
     it was); 4 another recon process is using the store.
     """
     from recon.console import progress_bar, run_summary
+    from recon.run import EmptyInbox
     from recon.run import run as run_inbox
 
     reference = _parse_date(as_of)
+    if reference is not None and reference > date.today():
+        # A future as-of makes every birth due: it would open cases closed again tomorrow.
+        raise _fail(
+            EXIT_USAGE,
+            f"--as-of {reference}: after today ({date.today()}); the run's reference date "
+            "cannot be in the future",
+        )
     if not inbox.is_dir():
         raise _fail(EXIT_USAGE, f"--inbox {inbox}: no such folder")
     settings = _settings(config)
@@ -136,9 +145,23 @@ def run(
             result = run_inbox(inbox, db, out, settings, as_of=reference, progress=progress)
     except InputError as exc:
         raise _fail(EXIT_INPUT, f"{exc} (the store is unchanged)") from None
+    except EmptyInbox as exc:
+        ignored = f"; not feeds: {', '.join(exc.ignored)}" if exc.ignored else ""
+        raise _fail(
+            EXIT_INCOMPLETE,
+            f"{exc.inbox}: 收件箱中没有数据文件，未运行 (no pop, hosp or police file{ignored}; "
+            "nothing was run and the store is unchanged)",
+        ) from None
     except ValueError as exc:  # e.g. a malformed size in [store]
         raise _fail(EXIT_USAGE, f"configuration: {exc}") from None
     run_summary(result)
+    if result.incomplete:
+        raise _fail(
+            EXIT_INCOMPLETE,
+            "本次核对不完整：从未收到 " + ", ".join(result.absent_feeds)
+            + f" 的数据，{result.cases.get('held', 0):,} 个相关案件未新开也未关闭"
+            " (incomplete night: a feed was never received)",
+        )  # fmt: skip
 
 
 worklist_app = typer.Typer(
@@ -163,16 +186,16 @@ def worklist_export(
 ) -> None:
     """Write the open cases of a township or village, with six signature blocks each."""
     from recon.console import console
+    from recon.heads import anchored
     from recon.signoff import SignoffError, export_worklist
-    from recon.store import transaction
 
     if fmt not in ("xlsx", "csv"):
         raise _fail(EXIT_USAGE, f"--format {fmt!r}: use xlsx or csv")
     settings = _settings(config)
     try:
-        with _store_errors(), transaction(db, settings.store) as con:
+        with _store_errors(), anchored(db, settings, "worklist export") as anchor:
             result = export_worklist(
-                con, out, roles=settings.roles, division=division,
+                anchor.con, out, roles=settings.roles, division=division,
                 fmt=cast(Literal["xlsx", "csv"], fmt), full_id=full_id,
             )  # fmt: skip
     except SignoffError as exc:
@@ -201,18 +224,18 @@ def worklist_import(
     from rich.text import Text
 
     from recon.console import console
+    from recon.heads import anchored
     from recon.signoff import SignoffError, import_worklist
     from recon.signoff.importer import write_problems
-    from recon.store import transaction
 
     settings = _settings(config)
     limits = settings.signoff
     if not file.is_file():
         raise _fail(EXIT_USAGE, f"{file}: no such file")
     try:
-        with _store_errors(), transaction(db, settings.store) as con:
+        with _store_errors(), anchored(db, settings, "worklist import") as anchor:
             result = import_worklist(
-                con, file, roles=settings.roles, today=date.today(),
+                anchor.con, file, roles=settings.roles, today=date.today(),
                 distinct_signers=limits.distinct_signers, max_file_mb=limits.max_file_mb,
                 max_rows=limits.max_rows,
             )  # fmt: skip
@@ -247,26 +270,82 @@ def worklist_import(
 @app.command("apply")
 def apply_corrections(
     db: DbOption = Path("recon.duckdb"),
-    out: Annotated[Path, typer.Option("--out", help="Where corrected_pop.csv goes.")] = Path("out"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Where corrected_pop.csv and corrections.csv go.")
+    ] = Path("out"),
     config: ConfigOption = None,
 ) -> None:
-    """Apply the cases all six signed 同意 to the corrected register (corrected_pop)."""
+    """Apply every case all six signed 同意: to the corrected register, or as a notice.
+
+    Writes out/corrected_pop.csv (the register with the births found missing added, the
+    fictitious and duplicate records removed, the misreported fields corrected) and
+    out/corrections.csv (every applied correction of every target, with its six signers).
+    Corrections of police and hospital records go out with `recon corrections export`.
+    """
     from recon.console import console
+    from recon.heads import anchored
     from recon.signoff import SignoffError, apply
-    from recon.store import transaction
 
     settings = _settings(config)
     try:
-        with _store_errors(), transaction(db, settings.store) as con:
-            result = apply(con, out)
+        with _store_errors(), anchored(db, settings, "apply") as anchor:
+            result = apply(anchor.con, out)
+    except SignoffError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
+    targets = "，".join(f"{TARGET_LABELS[k]} {v:,}" for k, v in sorted(result.by_target.items()))
+    console.print(
+        f"已应用 {result.cases_applied:,} 个案件（本次新增更正 {result.corrections_added:,} 条；"
+        f"累计：{targets or '无'}）"
+    )
+    console.print(f"更正后的全员人口 {result.register_rows:,} 行：{result.path}")
+    console.print(f"全部更正记录：{result.corrections_path}")
+    for case_id in result.refused:
+        console.print(f"[yellow]未应用[/] {case_id}：{result.reasons.get(case_id, '')}")
+    if anchor.head is not None:
+        console.print(f"审计链头：{anchor.head.short()}（已记入 audit-heads，请另存一份）")
+
+
+corrections_app = typer.Typer(
+    help="Applied corrections of police and hospital records, as notices (通报).",
+    no_args_is_help=True,
+)
+app.add_typer(corrections_app, name="corrections")
+TARGET_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
+
+
+@corrections_app.command("export")
+def corrections_export(
+    target: Annotated[str, typer.Option("--target", help="police (公安户籍) or hosp (住院分娩).")],
+    out: Annotated[Path, typer.Option("--out", help="The notice workbook to write (.xlsx).")],
+    db: DbOption = Path("recon.duckdb"),
+    include_sent: Annotated[
+        bool, typer.Option("--all", help="Also the corrections an earlier notice sent.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Write the notice (通报) of applied corrections for the police or the hospital.
+
+    The county office cannot correct another department's records: this workbook lists
+    each correction (add, update, remove) with its evidence and six signers. By default
+    only corrections no earlier notice held; every notice is recorded in the audit log.
+    """
+    from recon.console import console
+    from recon.heads import anchored
+    from recon.signoff import SignoffError
+    from recon.signoff.notice import export_notice
+
+    if target not in ("police", "hosp"):
+        raise _fail(EXIT_USAGE, f"--target {target!r}: use police or hosp")
+    settings = _settings(config)
+    try:
+        with _store_errors(), anchored(db, settings, f"corrections export {target}") as anchor:
+            result = export_notice(anchor.con, target, out, include_sent=include_sent)
     except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
     console.print(
-        f"已应用 {result.cases_applied:,} 个案件（更正 {result.corrections_added:,} 条），"
-        f"更正后的全员人口 {result.register_rows:,} 行：{result.path}"
+        f"已导出致{TARGET_LABELS[target]}的更正通报：{result.corrections:,} 条，"
+        f"{result.path}（通报编号 {result.notice_id}）"
     )
-    for case_id in result.refused:
-        console.print(f"[yellow]未应用[/] {case_id}：状态为已批准，但不是六人全部同意")
 
 
 @app.command()
@@ -318,36 +397,86 @@ EXIT_TAMPERED = 1
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOption = Path("recon.duckdb"), config: ConfigOption = None) -> None:
-    """Recompute the audit log's hash chain and check case statuses against signatures.
+def audit_verify(
+    db: DbOption = Path("recon.duckdb"),
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head", help="A head hash kept outside the store (run.json, a printout)."
+        ),
+    ] = None,
+    heads_file: Annotated[
+        Path | None,
+        typer.Option("--heads", help="An audit-heads file (a copy kept off this machine)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Prove the audit log, and the sign-off tables against it, unaltered.
 
-    Exit 0 when intact; exit 1 naming the first bad entry when any row was edited,
-    deleted, inserted or reordered, or a case's status is not borne out.
+    Recomputes the hash chain; checks that every signature (signer, date, decision,
+    reason), status change and applied correction in the store is exactly what the log
+    says, and that signed cases are unchanged; then that each head recorded outside the
+    store (the audit-heads file beside it, --heads FILE, or --expect-head HASH) is still
+    in the log, so nothing was cut from its end or rewritten. Exit 0 intact, exit 1
+    naming the first disagreement.
     """
-    from recon import audit
+    from recon import audit, heads
     from recon.console import console
-    from recon.signoff import status_violations
+    from recon.signoff.verify import disagreements
 
     settings = _settings(config)
+    anchor_file = heads_file or heads.path_for(db, settings.heads_path)
+    if heads_file is not None and not heads_file.is_file():
+        raise _fail(EXIT_USAGE, f"--heads {heads_file}: no such file")
+    try:
+        recorded = heads.read(anchor_file) if anchor_file.is_file() else []
+    except heads.HeadsError as exc:
+        raise _fail(EXIT_USAGE, str(exc)) from None
     con = _read_only(db, settings)
     try:
         check = audit.verify(con)
-        violations = status_violations(con) if check.ok else []
-        heads = con.execute(
+        problems = disagreements(con) if check.ok else []
+        checked, cut = heads.check(con, recorded) if check.ok else (0, None)
+        expected = heads.find(con, expect_head) if expect_head else None
+        last = con.execute(
             "SELECT json_extract_string(summary, '$.audit_head.seq'), "
             "json_extract_string(summary, '$.audit_head.hash') FROM runs "
             "WHERE json_extract(summary, '$.audit_head') IS NOT NULL ORDER BY run_id DESC LIMIT 1"
         ).fetchall()
-        cut = audit.check_head(con, int(heads[0][0]), str(heads[0][1])) if heads else None
+        in_store = audit.check_head(con, int(last[0][0]), str(last[0][1])) if last else None
+        now = heads.current(con)
     finally:
         con.close()
     if not check.ok:
         raise _fail(EXIT_TAMPERED, f"审计日志被改动 (audit log altered): {check.problem}")
     if cut:
         raise _fail(EXIT_TAMPERED, f"审计日志被改动 (audit log altered): {cut}")
-    if violations:
-        raise _fail(EXIT_TAMPERED, "案件状态与签字不符: " + "; ".join(violations[:20]))
-    console.print(f"审计日志完整：{check.entries:,} 条记录，哈希链无误 (audit log intact)")
+    if expect_head and expected is None:
+        raise _fail(
+            EXIT_TAMPERED,
+            f"审计日志被改动：给定的链头 {expect_head[:16]}… 不在日志中（日志被截断或重写）"
+            " (audit log altered: the expected head is not in the log: cut or rewritten)",
+        )
+    if in_store:
+        raise _fail(EXIT_TAMPERED, f"审计日志被改动 (audit log altered): {in_store}")
+    if problems:
+        raise _fail(
+            EXIT_TAMPERED, "库中数据与审计日志不符 (store disagrees with the audit log): "
+            + "; ".join(problems[:5])
+        )  # fmt: skip
+    console.print(
+        f"审计日志完整：{check.entries:,} 条记录，哈希链无误；签字、状态、更正记录与日志一致"
+        f"；当前链头 {now.short()} (audit log intact)"
+    )
+    if expected is not None:
+        console.print(f"给定的链头是第 {expected} 条，之前的记录未被改写")
+    if checked:
+        console.print(f"与库外保存的 {checked:,} 个链头一致（{anchor_file}）")
+    elif not expect_head:
+        console.print(
+            f"[yellow]没有库外保存的链头（{anchor_file}）[/]：无法证明日志末尾未被截断或整体重写；"
+            "请保存 run.json 中的 audit_head 或 audit-heads 文件的副本"
+        )
 
 
 link_app = typer.Typer(help="The probabilistic linkage model (Splink).", no_args_is_help=True)

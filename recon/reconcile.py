@@ -543,3 +543,23 @@ def _duplicates(records: pl.DataFrame, linked: Linked, policy: EvidencePolicy) -
 
 def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema=FINDING_SCHEMA)
+
+
+def depends_on(absent: frozenset[str], policy: EvidencePolicy) -> pl.Expr:
+    """Whether a finding (or case) rests on evidence from a feed never received.
+
+    With a feed absent, a birth it would have witnessed looks missing from it, a record
+    only it would have supported looks fictitious, and a field it would have voted on
+    is decided by fewer witnesses: none of these may open or close a case until the
+    feed has arrived once. A duplicate is found within its own feed and stands.
+    """
+    if not absent:
+        return pl.lit(False)
+    witnesses = {f.name: set(policy.order(f.name)) for f in FIELDS} | {"birth_rank": {"hosp"}}
+    fields_hit = [name for name, feeds in witnesses.items() if feeds & absent]
+    category, target = pl.col("category"), pl.col("target_system")
+    return (
+        ((category == "missing") & target.is_in(sorted(absent)))
+        | (category == "fictitious")
+        | ((category == "misreported") & pl.col("field").is_in(fields_hit))
+    )

@@ -25,11 +25,12 @@ from recon import __version__, audit, heads, metrics
 from recon.cases import update_cases, worklist
 from recon.config import Config
 from recon.divisions import read_divisions
+from recon.evidence import FEED_LABELS
 from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
 from recon.link import link, prepare
 from recon.normalize import normalise
 from recon.outputs import write_csv, write_json
-from recon.reconcile import Deadlines, reconcile
+from recon.reconcile import Deadlines, depends_on, reconcile
 from recon.resources import checks_module, sql
 from recon.store import connect, create_schema, exclusive, query_frame, scalar
 from recon.validate import validate
@@ -68,6 +69,18 @@ class FileReport:
         return data
 
 
+FEEDS = ("pop", "hosp", "police")
+
+
+class EmptyInbox(Exception):
+    """No feed file in the inbox: the night is incomplete (exit 5) and nothing was done."""
+
+    def __init__(self, inbox: Path, ignored: list[str]) -> None:
+        self.inbox = inbox
+        self.ignored = ignored
+        super().__init__(f"{inbox}: no feed file (pop, hosp or police) in the inbox")
+
+
 @dataclass(frozen=True)
 class ExpectationFailure:
     feed: str
@@ -92,6 +105,13 @@ class RunResult:
     timings_s: dict[str, float]
     outputs: dict[str, Path]
     notes: list[str] = field(default_factory=list)
+    # Feeds this store has never received: the night is incomplete (exit 5), and no case
+    # whose evidence needs them was opened or closed (cases["held"] counts those left).
+    absent_feeds: list[str] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.absent_feeds)
 
 
 class _Timer:
@@ -125,6 +145,8 @@ def run(
     threading.Thread(target=importlib.import_module, args=("great_expectations",)).start()
     timer = _Timer()
     inbox = discover(inbox_dir, config)
+    if not inbox.feeds:  # nothing to ingest: the store is not touched, no run recorded
+        raise EmptyInbox(inbox_dir, [p.name for p in inbox.ignored])
 
     with exclusive(db_path):
         existed = db_path.exists()
@@ -227,7 +249,15 @@ def _run_in_transaction(
         ]
     report("核对", steps, steps)
     new_files = any(not f.skipped for f in files)
-    reconciled = _reconcile(con, run_id, as_of, config, new_files, timer)
+    received = {str(r[0]) for r in con.execute("SELECT DISTINCT feed FROM files").fetchall()}
+    absent = [f for f in FEEDS if f not in received]
+    if absent:
+        labels = "、".join(FEED_LABELS[f] for f in absent)
+        notes.append(
+            f"从未收到{labels}的数据：依赖这些数据源的案件本次既不新开也不关闭，"
+            f"收到后再核对 (never received: {', '.join(absent)}; cases resting on them held)"
+        )
+    reconciled = _reconcile(con, run_id, as_of, config, new_files, timer, frozenset(absent))
     with timer.stage("metrics"):
         metrics.record(con, run_id, as_of, config)
     report("完成", steps, steps)
@@ -239,6 +269,7 @@ def _run_in_transaction(
         "findings": reconciled.findings,
         "validation": dict(sorted(rule_failures.items())),
         "cases": reconciled.cases,
+        "feeds_never_received": absent,
         # The chain cannot show entries cut from its end; the head kept here (and in
         # run.json, which auditors file away) can.
         "audit_head": audit_head,
@@ -256,6 +287,7 @@ def _run_in_transaction(
         validation=dict(sorted(rule_failures.items())),
         cases=reconciled.cases,
         audit_head=audit_head,
+        absent_feeds=absent,
         expectation_failures=failures,
         divisions=divisions,
         timings_s={},
@@ -417,6 +449,7 @@ def _reconcile(
     config: Config,
     new_files: bool,
     timer: _Timer,
+    absent: frozenset[str] = frozenset(),
 ) -> Reconciled:
     """Link, find, and fold the findings into cases; skipped when nothing changed."""
     settings = json.dumps(
@@ -452,7 +485,9 @@ def _reconcile(
         _store_births(con, result.births)
         del records, linked, result  # the frames of a million births go before the cases come
     with timer.stage("cases"):
-        counts = update_cases(con, found, run_id)
+        counts = update_cases(
+            con, found, run_id, depends_on(absent, config.evidence) if absent else None
+        )
     con.execute(
         "INSERT INTO reconcile_state VALUES (?, ?, ?, ?)", [run_id, as_of, last_file, settings]
     )
@@ -593,6 +628,9 @@ def _write_outputs(
             "validation": result.validation,
             "expectations_failed": [f.__dict__ for f in result.expectation_failures],
             "cases": result.cases,
+            # Exit 5: a feed never received, so the night is incomplete (see cases.held).
+            "incomplete": result.incomplete,
+            "feeds_never_received": result.absent_feeds,
             "audit_head": result.audit_head,
             "notes": result.notes,
             "timings_s": result.timings_s,

@@ -40,7 +40,7 @@ def test_from_a_nights_run_to_an_applied_correction(recon: Recon, tmp_path: Path
     assert result.exit_code == 0, result.output
 
     workbook = openpyxl.load_workbook(book)
-    sheet = workbook.worksheets[0]
+    sheet = workbook["工作清单"]  # the machine sheet; the first one is the printed form
     header = [c.value for c in sheet[1]]
     for n, role in enumerate(ROLES, start=1):
         sheet.cell(2, header.index(f"签字人{n}姓名") + 1, f"签字人{n}")
@@ -109,6 +109,10 @@ def test_audit_verify_catches_entries_cut_from_the_end(recon: Recon, tmp_path: P
     con = duckdb.connect(str(recon.db))
     con.execute("DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 2 FROM audit_log)")
     con.close()
+    result = recon("audit", "verify", "--db", str(recon.db))
+    assert result.exit_code == 1
+    assert "截断" in result.output  # the head kept in audit-heads beside the store
+    (recon.db.parent / "audit-heads").unlink()  # without it, the head in run.json still shows
     result = recon("audit", "verify", "--db", str(recon.db))
     assert result.exit_code == 1
     assert "deleted" in result.output

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import pop_row, write_csv
+from conftest import hosp_row, police_row, pop_row, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,8 @@ def test_installed_wheel_runs_from_another_directory(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     write_csv(inbox / "pop_births.csv", [pop_row()])
+    write_csv(inbox / "hosp_deliveries.csv", [hosp_row()])
+    write_csv(inbox / "police_births.csv", [police_row()])
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -43,13 +43,17 @@ def worklist(recon: Recon) -> list[dict[str, str]]:
 
 
 def inbox_of(root: Path, pop: list[dict], hosp: list[dict], police: list[dict]) -> Path:  # type: ignore[type-arg]
+    """Every feed's file; an empty list is an extract with no rows (the feed was received)."""
     root.mkdir(parents=True, exist_ok=True)
-    if pop:
-        write_csv(root / "pop_births.csv", pop)
-    if hosp:
-        write_csv(root / "hosp_deliveries.csv", hosp)
-    if police:
-        write_csv(root / "police_births.csv", police)
+    for name, rows, example in (
+        ("pop_births.csv", pop, pop_row),
+        ("hosp_deliveries.csv", hosp, hosp_row),
+        ("police_births.csv", police, police_row),
+    ):
+        if rows:
+            write_csv(root / name, rows)
+        else:
+            (root / name).write_text(",".join(example()) + "\n", encoding="utf-8")
     write_divisions(root)
     return root
 

@@ -24,8 +24,10 @@ SELECT t.case_id, t.category, t.target_system, t.field, t.current_value, t.propo
 FROM tonight AS t
 WHERE t.case_id NOT IN (SELECT case_id FROM cases);
 
--- A finding that is gone (a source was corrected) closes its case; applied ones are done.
+-- A finding that is gone (a source was corrected) closes its case; applied ones are done;
+-- held ones (view `held`: their evidence needs a feed never received) wait for it.
 UPDATE cases SET closed_run = $run_id
 WHERE closed_run IS NULL
   AND status <> 'applied'
-  AND case_id NOT IN (SELECT case_id FROM tonight);
+  AND case_id NOT IN (SELECT case_id FROM tonight)
+  AND case_id NOT IN (SELECT case_id FROM held);
