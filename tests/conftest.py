@@ -186,7 +186,7 @@ def sign_workbook(
 ) -> None:
     """Write one signature (签字人N) into an exported worklist, as a signer would."""
     workbook = openpyxl.load_workbook(book)
-    sheet = workbook.worksheets[0]
+    sheet = workbook["工作清单"]  # the machine sheet; the first one is the printed form
     header = [c.value for c in sheet[1]]
     for part, value in (("姓名", name), ("日期", day), ("意见", decision), ("理由", reason)):
         if value is not None:
