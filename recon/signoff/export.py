@@ -112,8 +112,9 @@ def _worklist_rows(
         for column in CASE_COLUMNS:
             value = case[column]
             text = None if value is None else str(value)
-            masked = column in ("police_id_number", "evidence") or (
-                column in ("current_value", "proposed_value") and case["field"] in ID_FIELDS
+            # A 漏报's proposal is a whole record, identity numbers included.
+            masked = column in ("police_id_number", "evidence", "proposed_value") or (
+                column == "current_value" and case["field"] in ID_FIELDS
             )
             if text is not None and masked and not full_id:
                 text = mask_id(text)
