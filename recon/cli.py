@@ -32,9 +32,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Cron starts in $HOME: RECON_DB, RECON_CONFIG and RECON_OUT set the defaults once, in the
+# crontab, instead of relative paths that depend on the working directory.
 DbOption = Annotated[
-    Path, typer.Option("--db", help="The store; created on first run.", show_default=True)
+    Path,
+    typer.Option(
+        "--db",
+        envvar="RECON_DB",
+        help="The store; created on first run (relative to the working directory).",
+        show_default=True,
+    ),
 ]
+
+
+def _out_dir(what: str) -> Any:
+    """An --out folder option (not a file's), defaulting to $RECON_OUT."""
+    return typer.Option("--out", envvar="RECON_OUT", help=what)
 
 
 def _version(value: bool) -> None:
@@ -62,14 +75,22 @@ def _parse_date(text: str | None) -> date | None:
 
 
 def _fail(code: int, message: str) -> typer.Exit:
+    from rich.markup import escape
+
     from recon.console import errors
 
-    errors.print(f"[red]recon:[/] {message}", highlight=False, soft_wrap=True)
+    # Messages are plain text: "[signoff] roles ..." is a section, not rich markup.
+    errors.print(f"[red]recon:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="A recon.toml (default: ./recon.toml if present).")
+    Path | None,
+    typer.Option(
+        "--config",
+        envvar="RECON_CONFIG",
+        help="A recon.toml (default: ./recon.toml if present).",
+    ),
 ]
 
 
@@ -107,14 +128,24 @@ def run(
         Path, typer.Option("--inbox", help="Folder holding tonight's pop*, hosp*, police* files.")
     ],
     db: DbOption = Path("recon.duckdb"),
-    out: Annotated[
-        Path, typer.Option("--out", help="Where worklist, quarantine and run.json go.")
-    ] = Path("out"),
+    out: Annotated[Path, _out_dir("Where worklist, quarantine and run.json go.")] = Path("out"),
     config: ConfigOption = None,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="The run's reference date, YYYY-MM-DD (default: today)."),
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only errors and a one-line outcome (cron)."),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the run's summary (out/run.json) as JSON on stdout, nothing else; "
+            "progress and messages go to stderr.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest, validate and reconcile every feed file in the inbox, in one transaction.
 
@@ -123,9 +154,10 @@ def run(
 
     Exit codes: 0 the run completed (data problems found are the product); 2 usage or
     configuration error; 3 an input could not be processed at all (the store is left as
-    it was); 4 another recon process is using the store.
+    it was); 4 another recon process is using the store; 5 the night is incomplete (a
+    feed never received, or an empty inbox).
     """
-    from recon.console import progress_bar, run_summary
+    from recon.console import progress_bar, run_report
     from recon.run import EmptyInbox
     from recon.run import run as run_inbox
 
@@ -141,7 +173,7 @@ def run(
         raise _fail(EXIT_USAGE, f"--inbox {inbox}: no such folder")
     settings = _settings(config)
     try:
-        with _store_errors(), progress_bar("recon run") as progress:
+        with _store_errors(), progress_bar("recon run", quiet=quiet) as progress:
             result = run_inbox(inbox, db, out, settings, as_of=reference, progress=progress)
     except InputError as exc:
         raise _fail(EXIT_INPUT, f"{exc} (the store is unchanged)") from None
@@ -154,7 +186,7 @@ def run(
         ) from None
     except ValueError as exc:  # e.g. a malformed size in [store]
         raise _fail(EXIT_USAGE, f"configuration: {exc}") from None
-    run_summary(result)
+    run_report(result, quiet=quiet, as_json=as_json)
     if result.incomplete:
         raise _fail(
             EXIT_INCOMPLETE,
@@ -270,9 +302,7 @@ def worklist_import(
 @app.command("apply")
 def apply_corrections(
     db: DbOption = Path("recon.duckdb"),
-    out: Annotated[
-        Path, typer.Option("--out", help="Where corrected_pop.csv and corrections.csv go.")
-    ] = Path("out"),
+    out: Annotated[Path, _out_dir("Where corrected_pop.csv and corrections.csv go.")] = Path("out"),
     config: ConfigOption = None,
 ) -> None:
     """Apply every case all six signed 同意: to the corrected register, or as a notice.
@@ -350,9 +380,7 @@ def corrections_export(
 
 @app.command()
 def report(
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder for report.html and metrics.json.")
-    ] = Path("out"),
+    out: Annotated[Path, _out_dir("Folder for report.html and metrics.json.")] = Path("out"),
     db: DbOption = Path("recon.duckdb"),
     full_id: Annotated[
         bool,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from recon.evidence import EvidencePolicy, check_authority, check_confidence
 from recon.feeds import FEED_SPECS
+from recon.store import size_setting
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 LOCAL_CONFIG = "recon.toml"
@@ -53,6 +58,17 @@ class SignoffSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """[ingest]: limits on one feed file, so no file can hang a run or swallow rows unseen."""
+
+    max_record_lines: int = 20  # physical lines one record may span (a stray quote spans more)
+    max_record_chars: int = 100_000
+    max_field_chars: int = 10_000
+    max_file_mb: int = 1024
+    max_columns: int = 1000
+
+
+@dataclass(frozen=True)
 class Config:
     inbox_patterns: dict[str, list[str]]
     divisions_path: Path | None
@@ -69,14 +85,166 @@ class Config:
     signoff: SignoffSettings = field(default_factory=SignoffSettings)
     heads_path: Path | None = None  # [audit] heads; None: `audit-heads` beside the store
     source: list[Path] = field(default_factory=list)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any], where: str, path: Path) -> None:
+class _Section(BaseModel):
+    """A table of recon.toml: every key known, every value of its own type.
+
+    Strict: a night that runs unattended must not read `fuzzy = "false"` as true or
+    `roles = "abc"` as three roles. The defaults come from defaults.toml, not from here.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _Inbox(_Section):
+    pop: list[str]
+    hosp: list[str]
+    police: list[str]
+    divisions: list[str]
+
+
+class _Ingest(_Section):
+    max_record_lines: int
+    max_record_chars: int
+    max_field_chars: int
+    max_file_mb: int
+    max_columns: int
+
+
+class _Divisions(_Section):
+    path: str
+
+
+class _Deadlines(_Section):
+    pop_days: int
+    police_days: int
+
+
+class _Report(_Section):
+    hosp_days: int
+    srb_low: float
+    srb_high: float
+    red_warnings: int
+    history_runs: int
+    outlier_z: float
+    min_history: int
+    outlier_min_change: float
+    mse_criterion: str
+
+
+class _Checks(_Section):
+    mother_age_min: int
+    mother_age_max: int
+    birth_weight_g_min: int
+    birth_weight_g_max: int
+    gestation_weeks_min: int
+    gestation_weeks_max: int
+
+
+class _Expectations(_Section):
+    completeness_min: float
+    row_count_min_ratio: float
+    unknown_sex_max: float
+    srb_min: float
+    srb_max: float
+
+
+class _Store(_Section):
+    memory_limit: str
+    max_temp_directory_size: str
+    threads: int
+
+
+class _Reconcile(_Section):
+    min_match_weight: float
+    fuzzy: bool
+    # Keyed by field and kind: check_authority/check_confidence name the unknown ones.
+    authority: dict[str, list[str]]
+    confidence: dict[str, float]
+
+
+class _Signoff(_Section):
+    roles: list[str]
+    distinct_signers: bool
+    max_file_mb: int
+    max_rows: int
+    problems_shown: int
+
+
+class _Audit(_Section):
+    heads: str
+
+
+class _File(_Section):
+    """defaults.toml merged with a recon.toml."""
+
+    inbox: _Inbox
+    ingest: _Ingest
+    divisions: _Divisions
+    headers: dict[str, dict[str, str]]  # feeds and headers are checked against FEED_SPECS
+    deadlines: _Deadlines
+    report: _Report
+    checks: _Checks
+    expectations: _Expectations
+    store: _Store
+    reconcile: _Reconcile
+    signoff: _Signoff
+    audit: _Audit
+
+
+_EXPECTED = {
+    "bool_type": "expected true or false",
+    "int_type": "expected a whole number",
+    "float_type": "expected a number",
+    "finite_number": "expected a finite number",
+    "string_type": "expected a string in quotes",
+    "list_type": "expected a list like [...]",
+    "dict_type": "expected a table",
+    "model_type": "expected a table",
+    "missing": "missing (every key needs a default in defaults.toml)",
+}
+
+
+def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The keys of the section at `loc` (empty if it is no model, e.g. [headers])."""
+    model: Any = _File
+    for part in loc:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _describe(error: Any) -> str:
+    """One pydantic error as `[section] key: what was wrong, got <value as in TOML>`."""
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    names = [str(p) for p in loc if isinstance(p, str)]
+    items = [p for p in loc if isinstance(p, int)]
+    section, key = ".".join(names[:-1]), names[-1] if names else ""
+    where = f"[{section}] {key}" if section else f"[{key}]"
+    if items:
+        where += f" item {items[0] + 1}"
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        what = "unknown section" if not section else "unknown setting"
+        return f"{where}: {what}" + (f" (one of {', '.join(known)})" if known else "")
+    value = error["input"]
+    # As TOML spells it: true, "text", [1, 2]; inf and nan rather than JSON's Infinity.
+    finite = not isinstance(value, float) or math.isfinite(value)
+    got = json.dumps(value, ensure_ascii=False, default=str) if finite else str(value)
+    got = got if len(got) <= 60 else got[:57] + "..."
+    what = _EXPECTED.get(error["type"], error["msg"])
+    return f"{where}: {what}" if error["type"] == "missing" else f"{where}: {what}, got {got}"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> None:
+    """Override `base` key by key; the model, not the merge, decides what is unknown."""
     for key, value in override.items():
-        if key not in base and where != "headers":
-            raise ConfigError(f"{path}: unknown setting [{where}] {key}")
         if isinstance(base.get(key), dict) and isinstance(value, dict):
-            _merge(base[key], value, key if where == "" else f"{where}.{key}", path)
+            _merge(base[key], value)
         else:
             base[key] = value
 
@@ -84,21 +252,39 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str, path: Pat
 def load_config(path: Path | None = None) -> Config:
     """Defaults, then `path` (or ./recon.toml if it exists)."""
     raw = tomllib.loads(DEFAULTS_PATH.read_text(encoding="utf-8"))
-    sources = [DEFAULTS_PATH]
+    # The defaults alone first: a broken default is named as such, not as the user's.
+    defaults = _build(raw, [DEFAULTS_PATH])
     if path is None and Path(LOCAL_CONFIG).is_file():
         path = Path(LOCAL_CONFIG)
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"{path}: configuration file not found")
-        try:
-            user = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        _merge(raw, user, "", path)
-        sources.append(path)
+    if path is None:
+        return defaults
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        user = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    _merge(raw, user)
+    return _build(raw, [DEFAULTS_PATH, path])
 
+
+def _build(raw: dict[str, Any], sources: list[Path]) -> Config:
+    """The Config of merged settings; every error names the last source, section and key."""
+    where = sources[-1]
+    try:
+        model = _File.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(f"{where}: {_describe(e)}" for e in exc.errors())) from None
+    try:
+        return _config(model, sources)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _config(model: _File, sources: list[Path]) -> Config:
+    """The checks a type cannot express, and the Config the rest of recon reads."""
     aliases: dict[str, dict[str, str]] = {}
-    for feed, mapping in raw.get("headers", {}).items():
+    for feed, mapping in model.headers.items():
         if feed not in FEED_SPECS:
             raise ConfigError(f"[headers.{feed}]: unknown feed (use pop, hosp or police)")
         known = set(FEED_SPECS[feed].column_names)
@@ -108,75 +294,72 @@ def load_config(path: Path | None = None) -> Config:
                     f"[headers.{feed}] {header!r} = {canonical!r}: not a column of {feed} "
                     f"(one of {', '.join(sorted(known))})"
                 )
-        aliases[feed] = {str(k): str(v) for k, v in mapping.items()}
+        aliases[feed] = dict(mapping)
 
-    try:
-        checks = CheckLimits(**{k: int(v) for k, v in raw["checks"].items()})
-        deadlines = {
-            "pop": int(raw["deadlines"]["pop_days"]),
-            "police": int(raw["deadlines"]["police_days"]),
-        }
-        expectations = {k: float(v) for k, v in raw["expectations"].items()}
-        min_match_weight = float(raw["reconcile"]["min_match_weight"])
-        rep = raw["report"]
-        report = ReportSettings(
-            hosp_days=int(rep["hosp_days"]),
-            srb_low=float(rep["srb_low"]),
-            srb_high=float(rep["srb_high"]),
-            red_warnings=int(rep["red_warnings"]),
-            history_runs=int(rep["history_runs"]),
-            outlier_z=float(rep["outlier_z"]),
-            min_history=int(rep["min_history"]),
-            outlier_min_change=float(rep["outlier_min_change"]),
-            mse_criterion=str(rep["mse_criterion"]).lower(),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"a numeric setting is not a number: {exc}") from exc
-    roles = tuple(str(r).strip() for r in raw["signoff"]["roles"])
-    if not roles or any(not r for r in roles) or len(set(roles)) != len(roles):
-        raise ConfigError("[signoff] roles must be distinct, non-empty names, in signing order")
-    sign = raw["signoff"]
-    if not isinstance(sign["distinct_signers"], bool):
-        raise ConfigError("[signoff] distinct_signers must be true or false")
-    limits = {}
-    for key in ("max_file_mb", "max_rows", "problems_shown"):
-        value = sign[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"[signoff] {key} must be a whole number of at least 1")
-        limits[key] = value
-    signoff = SignoffSettings(roles=roles, distinct_signers=sign["distinct_signers"], **limits)
-    heads = str(raw["audit"]["heads"]).strip()
-
+    checks = CheckLimits(**model.checks.model_dump())
+    rep = model.report
+    report = ReportSettings(**{**rep.model_dump(), "mse_criterion": rep.mse_criterion.lower()})
     if report.mse_criterion not in ("aic", "bic"):
         raise ConfigError('[report] mse_criterion must be "aic" or "bic"')
     if report.srb_low >= report.srb_high:
         raise ConfigError("[report] srb_low must be below srb_high")
 
+    roles = tuple(r.strip() for r in model.signoff.roles)
+    if not roles or any(not r for r in roles) or len(set(roles)) != len(roles):
+        raise ConfigError("[signoff] roles must be distinct, non-empty names, in signing order")
+    sign = model.signoff
+    for key in ("max_file_mb", "max_rows", "problems_shown"):
+        if getattr(sign, key) < 1:
+            raise ConfigError(f"[signoff] {key} must be a whole number of at least 1")
+    signoff = SignoffSettings(
+        roles=roles,
+        distinct_signers=sign.distinct_signers,
+        max_file_mb=sign.max_file_mb,
+        max_rows=sign.max_rows,
+        problems_shown=sign.problems_shown,
+    )
+
+    # Checked here rather than at the first connect: a bad size is a usage error (exit 2).
+    for key in ("memory_limit", "max_temp_directory_size"):
+        try:
+            size_setting(getattr(model.store, key))
+        except ValueError as exc:
+            raise ConfigError(f"[store] {key}: {exc}") from None
+    if model.store.threads < 1:
+        raise ConfigError("[store] threads must be a whole number of at least 1")
+
     try:
         evidence = EvidencePolicy(
-            authority=check_authority(raw["reconcile"]["authority"]),
-            confidence=check_confidence(raw["reconcile"]["confidence"]),
+            authority=check_authority(model.reconcile.authority),
+            confidence=check_confidence(model.reconcile.confidence),
             mother_age_min=checks.mother_age_min,
             mother_age_max=checks.mother_age_max,
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
 
-    div_path = str(raw["divisions"]["path"]).strip()
+    for key, value in model.ingest.model_dump().items():
+        if value < 1:
+            raise ConfigError(f"[ingest] {key} must be a whole number of at least 1")
+    ingest = IngestSettings(**model.ingest.model_dump())
+
+    div_path = model.divisions.path.strip()
+    heads = model.audit.heads.strip()
     return Config(
-        inbox_patterns={k: list(v) for k, v in raw["inbox"].items()},
+        inbox_patterns=model.inbox.model_dump(),
         divisions_path=Path(div_path) if div_path else None,
         header_aliases=aliases,
-        deadlines=deadlines,
+        deadlines={"pop": model.deadlines.pop_days, "police": model.deadlines.police_days},
         checks=checks,
-        expectations=expectations,
-        store=dict(raw["store"]),
-        min_match_weight=min_match_weight,
-        fuzzy=bool(raw["reconcile"]["fuzzy"]),
+        expectations=model.expectations.model_dump(),
+        store=model.store.model_dump(),
+        min_match_weight=model.reconcile.min_match_weight,
+        fuzzy=model.reconcile.fuzzy,
         roles=roles,
         report=report,
         evidence=evidence,
         signoff=signoff,
         heads_path=Path(heads) if heads else None,
         source=sources,
+        ingest=ingest,
     )

@@ -57,16 +57,17 @@ def connect(
             raise StoreBusy(f"{db_path} is in use by another process: {exc}") from exc
         raise
     temp_dir = db_path.with_name(db_path.name + ".tmp")
-    con.execute(f"SET memory_limit = '{_size(settings['memory_limit'])}'")
-    con.execute(f"SET max_temp_directory_size = '{_size(settings['max_temp_directory_size'])}'")
+    memory, spill = settings["memory_limit"], settings["max_temp_directory_size"]
+    con.execute(f"SET memory_limit = '{size_setting(memory)}'")
+    con.execute(f"SET max_temp_directory_size = '{size_setting(spill)}'")
     con.execute(f"SET threads = {int(settings['threads'])}")
     con.execute(f"SET temp_directory = '{_quote(str(temp_dir))}'")
     con.execute("SET preserve_insertion_order = true")
     return con
 
 
-def _size(value: object) -> str:
-    # DuckDB SET takes no bound parameters; only a size like "4GB" is let through.
+def size_setting(value: object) -> str:
+    """A size like "4GB", or ValueError: DuckDB SET binds no parameters, so only this gets in."""
     text = str(value).strip().upper().replace(" ", "")
     if not text[:-2].replace(".", "", 1).isdigit() or text[-2:] not in ("KB", "MB", "GB", "TB"):
         raise ValueError(f"not a size like '4GB': {value!r}")
