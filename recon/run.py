@@ -36,6 +36,26 @@ from recon.store import connect, create_schema, exclusive, query_frame, scalar
 from recon.validate import validate
 
 Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
+FILE_STEPS = 4  # per inbox file: read, validate, expectations, store
+# The stages after the files, with the label progress shows; the run's total counts them.
+LATER_STAGES = {
+    "link": "链接 (linking)",
+    "reconcile": "核对",
+    "cases": "案件",
+    "metrics": "指标",
+    "outputs": "输出",
+}
+
+
+def _stages(report: Progress, inbox: Inbox) -> Callable[[str], None]:
+    """Report a stage after the files by name, as one step of the run's total."""
+    first = len(inbox.feeds) * FILE_STEPS
+    total = first + len(LATER_STAGES)
+
+    def stage(name: str) -> None:
+        report(LATER_STAGES[name], first + list(LATER_STAGES).index(name), total)
+
+    return stage
 
 
 @dataclass(frozen=True)
@@ -167,6 +187,7 @@ def run(
             raise
         # The committed head goes outside the store, where a rewrite of the store cannot reach.
         heads.record(heads.path_for(db_path, config.heads_path), head)
+        _stages(report, inbox)("outputs")
         try:
             with timer.stage("outputs"):
                 result = replace(result, timings_s=timer.as_dict())
@@ -207,17 +228,16 @@ def _run_in_transaction(
     files: list[FileReport] = []
     rule_failures: Counter[str] = Counter()
     failures: list[ExpectationFailure] = []
-    steps = len(inbox.feeds) * 4
+    steps = len(inbox.feeds) * FILE_STEPS + len(LATER_STAGES)
     for position, inbox_file in enumerate(inbox.feeds):
-        done = position * 4
+        done = position * FILE_STEPS
         name = inbox_file.path.name
-        report(f"检查 {name}", done, steps)
+        report(f"读取 {name}", done, steps)
         sha = sha256_of(inbox_file.path)
         previous = _previous_ingest(con, sha)
         if previous is not None:
             files.append(previous)
             continue
-        report(f"读取 {name}", done, steps)
         with timer.stage("read"):
             raw = read_feed(inbox_file, config, sha256=sha)
         report(f"校验 {name}", done + 1, steps)
@@ -247,7 +267,7 @@ def _run_in_transaction(
             for o in outcomes
             if not o.success
         ]
-    report("核对", steps, steps)
+    stage = _stages(report, inbox)
     new_files = any(not f.skipped for f in files)
     received = {str(r[0]) for r in con.execute("SELECT DISTINCT feed FROM files").fetchall()}
     absent = [f for f in FEEDS if f not in received]
@@ -257,10 +277,10 @@ def _run_in_transaction(
             f"从未收到{labels}的数据：依赖这些数据源的案件本次既不新开也不关闭，"
             f"收到后再核对 (never received: {', '.join(absent)}; cases resting on them held)"
         )
-    reconciled = _reconcile(con, run_id, as_of, config, new_files, timer, frozenset(absent))
+    reconciled = _reconcile(con, run_id, as_of, config, new_files, timer, frozenset(absent), stage)
+    stage("metrics")
     with timer.stage("metrics"):
         metrics.record(con, run_id, as_of, config)
-    report("完成", steps, steps)
 
     seq, head_hash = audit.head(con)
     audit_head: dict[str, Any] = {"seq": seq, "hash": head_hash}
@@ -450,6 +470,7 @@ def _reconcile(
     new_files: bool,
     timer: _Timer,
     absent: frozenset[str] = frozenset(),
+    stage: Callable[[str], None] = lambda _name: None,
 ) -> Reconciled:
     """Link, find, and fold the findings into cases; skipped when nothing changed."""
     settings = json.dumps(
@@ -468,10 +489,12 @@ def _reconcile(
         )
         return Reconciled(_open_findings(con), {"opened": 0, "kept": open_cases, "closed": 0})
 
+    stage("link")
     with timer.stage("link"):
         records = prepare(query_frame(con, sql("link/records")))
         fuzzy = _fuzzy_pairs(con, records, config) if config.fuzzy else None
         linked = link(records, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
+    stage("reconcile")
     with timer.stage("reconcile"):
         result = reconcile(
             records,
@@ -484,6 +507,7 @@ def _reconcile(
         found = result.findings
         _store_births(con, result.births)
         del records, linked, result  # the frames of a million births go before the cases come
+    stage("cases")
     with timer.stage("cases"):
         counts = update_cases(
             con, found, run_id, depends_on(absent, config.evidence) if absent else None
