@@ -1,45 +1,112 @@
 """Rendering for people: progress while a run works, a summary when it ends.
 
-Progress is shown only on a terminal; under cron the output is the summary alone.
+On a terminal progress is a live bar; elsewhere (cron, a pipe) it is one plain line per
+stage, and no line is cut or wrapped, since a log is read whole.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console, ConsoleDimensions
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from recon.run import Progress as ProgressCallback
 from recon.run import RunResult
 
-console = Console()
-errors = Console(stderr=True)
+PLAIN_WIDTH = 4096  # columns when not on a terminal: wide enough that nothing is cut
+
+
+class _Console(Console):
+    """A Console as wide as its longest line when it does not write to a terminal.
+
+    Rich falls back to 80 columns (or whatever terminal stdin has) for a pipe or a cron
+    log, which cuts table rows and wraps an audit head mid-hash.
+    """
+
+    def _plain_size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(PLAIN_WIDTH, size.height)
+        return size
+
+    size = property(_plain_size, Console.size.fset)  # type: ignore[attr-defined]
+
+
+console = _Console()
+errors = _Console(stderr=True)
 
 FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
 
 
 @contextmanager
-def progress_bar(title: str) -> Iterator[ProgressCallback]:
+def progress_bar(title: str, quiet: bool = False) -> Iterator[ProgressCallback]:
+    """Progress on stderr: a bar on a terminal, else one plain line per stage; none if quiet."""
+    if quiet:
+        yield lambda _what, _done, _total: None
+    elif not errors.is_terminal:
+        with _stage_lines(title) as update:
+            yield update
+    else:
+        with _live_bar(title) as update:
+            yield update
+
+
+@contextmanager
+def _live_bar(title: str) -> Iterator[ProgressCallback]:
+    # The spinner and the clock move through a stage that reports nothing for minutes.
     bar = Progress(
-        TextColumn("[bold]{task.description}"),
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False, style="bold"),  # file names may hold [ ]
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[steps]}"),
         TimeElapsedColumn(),
         console=errors,
-        disable=not errors.is_terminal,
         transient=True,
     )
     with bar:
-        task = bar.add_task(title, total=None)
+        task = bar.add_task(title, total=None, steps="")
 
         def update(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total or None)
+            # The step under way, as in the cron lines; a total of 0 is a step of unknown
+            # length: the bar pulses and no count is shown.
+            steps = f"{min(done + 1, total)}/{total}" if total > 0 else ""
+            bar.update(task, description=what, completed=done, total=total or None, steps=steps)
 
         yield update
+
+
+@contextmanager
+def _stage_lines(title: str) -> Iterator[ProgressCallback]:
+    """One line per stage with the time and the seconds since the start: a cron log."""
+    start = time.monotonic()
+    last: list[str] = []
+
+    def line(what: str) -> None:
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        elapsed = time.monotonic() - start
+        errors.print(
+            f"{stamp} {title} {elapsed:7.1f} s  {what}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    def update(what: str, done: int, total: int) -> None:
+        if last and last[-1] == what:  # the same stage again: no new line
+            return
+        last[:] = [what]
+        line(f"{min(done + 1, total):>3}/{total}  {what}" if total > 0 else what)
+
+    yield update
+    line("完成 (done)")
 
 
 def generate_summary(summary: Any) -> None:
@@ -66,6 +133,57 @@ def generate_summary(summary: Any) -> None:
     console.print(f"截止日期 {summary.as_of}; 真值 (truth): {summary.out / 'truth'}")
 
 
+CATEGORY_LABELS = {
+    "missing": "漏报",
+    "misreported": "错报",
+    "fictitious": "虚报",
+    "duplicate": "重报",
+}
+
+
+def run_report(result: RunResult, quiet: bool = False, as_json: bool = False) -> None:
+    """What `recon run` prints: the summary, or one line (--quiet), or run.json (--json).
+
+    With --json stdout holds the JSON alone, so a script can parse it; the one-line outcome
+    goes to stderr unless --quiet.
+    """
+    if as_json:
+        # The file itself, so stdout is exactly the object out/run.json holds.
+        sys.stdout.write(result.outputs["run"].read_text(encoding="utf-8"))
+        sys.stdout.flush()
+        if not quiet:
+            errors.print(run_outcome(result), soft_wrap=True)
+    elif quiet:
+        console.print(run_outcome(result), soft_wrap=True)
+    else:
+        run_summary(result)
+
+
+def run_outcome(result: RunResult) -> Text:
+    """The run in one line: files and rows, open cases, and the audit head in full."""
+    skipped = sum(f.skipped for f in result.files)
+    files = f"{len(result.files)} 个文件" + (f"（{skipped} 个已导入过）" if skipped else "")
+    rows = (
+        f"读取 {sum(f.rows_read for f in result.files):,} 行，"
+        f"接收 {sum(f.rows_accepted for f in result.files):,}，"
+        f"隔离 {sum(f.rows_quarantined for f in result.files):,}"
+    )
+    head = result.audit_head
+    return Text(
+        f"recon run {result.run_id}（截止 {result.as_of.isoformat()}）：{files}，{rows}；"
+        f"待核实案件 {_cases(result)}；审计链头 第 {head['seq']} 条 {head['hash']}"
+    )
+
+
+def _cases(result: RunResult) -> str:
+    found = "，".join(f"{CATEGORY_LABELS.get(c, c)} {n:,}" for c, n in result.findings.items())
+    cases = result.cases
+    return (
+        f"{found or '无'}（本次新开 {cases.get('opened', 0):,}，"
+        f"保留 {cases.get('kept', 0):,}，关闭 {cases.get('closed', 0):,}）"
+    )
+
+
 def run_summary(result: RunResult) -> None:
     table = Table(title=f"recon run {result.run_id} · 截止 {result.as_of.isoformat()}")
     for header in ("数据源", "文件", "读取", "接收", "隔离", "新增/变更", "警告", ""):
@@ -74,7 +192,7 @@ def run_summary(result: RunResult) -> None:
     for f in result.files:
         table.add_row(
             FEED_LABELS.get(f.feed, f.feed),
-            f.file,
+            Text(f.file),  # a file name is not markup
             f"{f.rows_read:,}",
             f"{f.rows_accepted:,}",
             f"{f.rows_quarantined:,}",
@@ -93,25 +211,23 @@ def run_summary(result: RunResult) -> None:
 
     if result.validation:
         counts = ", ".join(f"{rule} {n:,}" for rule, n in result.validation.items())
-        console.print(f"行规则未通过（行数）: {counts}")
-    labels = {"missing": "漏报", "misreported": "错报", "fictitious": "虚报", "duplicate": "重报"}
-    found = "，".join(f"{labels.get(c, c)} {n:,}" for c, n in result.findings.items()) or "无"
-    cases = result.cases
-    console.print(
-        f"待核实案件: {found}（本次新开 {cases.get('opened', 0):,}，"
-        f"保留 {cases.get('kept', 0):,}，关闭 {cases.get('closed', 0):,}）"
-    )
+        console.print(Text(f"行规则未通过（行数）: {counts}"))
+    console.print(Text(f"待核实案件: {_cases(result)}"))
     for failure in result.expectation_failures:
         console.print(
-            f"[yellow]数据期望未满足[/] {failure.file}: {failure.label} "
-            f"({failure.expectation}, 实际 {failure.observed})"
+            Text.assemble(
+                ("数据期望未满足", "yellow"),
+                f" {failure.file}: {failure.label} "
+                f"({failure.expectation}, 实际 {failure.observed})",
+            )
         )
     for note in result.notes:
-        console.print(f"[yellow]注意[/] {note}")
-    if result.ignored:
-        console.print(f"未识别的文件，已忽略: {', '.join(result.ignored)}")
+        console.print(Text.assemble(("注意", "yellow"), f" {note}"))
+    for name in result.ignored:  # each with the reason it was not read, for the cron log
+        reason = result.ignored_reasons.get(name)
+        console.print(Text(f"未读取的文件 {name}：{reason}" if reason else f"未读取的文件 {name}"))
     for name, path in result.outputs.items():
-        console.print(f"{name}: {path}")
+        console.print(Text(f"{name}: {path}"))
     head = result.audit_head
     # Printed so the cron log keeps a copy of the head outside the store.
-    console.print(f"审计链头 (audit head): 第 {head['seq']} 条 {head['hash']}")
+    console.print(Text(f"审计链头 (audit head): 第 {head['seq']} 条 {head['hash']}"))
