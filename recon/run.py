@@ -34,6 +34,7 @@ from recon.reconcile import Deadlines, depends_on, reconcile
 from recon.resources import checks_module, sql
 from recon.store import connect, create_schema, exclusive, query_frame, scalar
 from recon.validate import validate
+from recon.versions import versions
 
 Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
 FILE_STEPS = 4  # per inbox file: read, validate, expectations, store
@@ -646,6 +647,7 @@ def _write_outputs(
             "run_id": result.run_id,
             "as_of": result.as_of.isoformat(),
             "tool_version": __version__,
+            "versions": versions(),  # python and the packages that decided this run
             "files": [f.as_json() for f in result.files],
             "ignored_files": result.ignored,
             "findings": result.findings,
