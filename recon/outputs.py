@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +43,84 @@ def _atomic(path: Path, write: Any) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+STAGING = ".{}.new"
+RETIRED = ".{}.old"
+COMPLETE = ".complete"
+
+
+@contextmanager
+def output_set(out_dir: Path, keep_out: Path | None = None) -> Iterator[Path]:
+    """A folder to write one night's files into, swapped in for `out_dir` as a whole.
+
+    Readers of `out_dir` see the previous set or the new one, never a mix: the files are
+    written into a sibling staging folder, the files of `out_dir` the set does not
+    rewrite (a report, the corrected register) are carried over as hard links, and two
+    renames swap the folders. A kill at any point leaves a state `recover` completes or
+    undoes on the next call. Hand-written: no library swaps a folder of files as a set.
+
+    A folder that is the working directory or above it, or that holds `keep_out` (the
+    store), is never swapped: the files are then replaced one by one in place.
+    """
+    out_dir = Path(os.path.abspath(out_dir))
+    cwd = Path.cwd().resolve()
+    real = out_dir.resolve()
+    if cwd.is_relative_to(real) or (
+        keep_out is not None and keep_out.resolve().is_relative_to(real)
+    ):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        yield out_dir
+        return
+    recover(out_dir)
+    staging = out_dir.with_name(STAGING.format(out_dir.name))
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    yield staging
+    if out_dir.is_dir():
+        for entry in out_dir.iterdir():
+            target = staging / entry.name
+            if target.exists() or entry.name == COMPLETE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, target, copy_function=os.link, symlinks=True)
+            else:
+                os.link(entry, target, follow_symlinks=False)
+        shutil.copymode(out_dir, staging)
+    _fsync_dir(staging)
+    (staging / COMPLETE).touch()  # the set is whole: from here on it is swapped in
+    _swap(out_dir)
+
+
+def recover(out_dir: Path) -> None:
+    """Finish or undo a swap a killed process left half done."""
+    staging = out_dir.with_name(STAGING.format(out_dir.name))
+    retired = out_dir.with_name(RETIRED.format(out_dir.name))
+    if staging.is_dir() and (staging / COMPLETE).exists():
+        _swap(out_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    if retired.is_dir():
+        if out_dir.exists():
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            retired.rename(out_dir)
+
+
+def _swap(out_dir: Path) -> None:
+    staging = out_dir.with_name(STAGING.format(out_dir.name))
+    retired = out_dir.with_name(RETIRED.format(out_dir.name))
+    if out_dir.exists():
+        shutil.rmtree(retired, ignore_errors=True)
+        out_dir.rename(retired)
+    staging.rename(out_dir)
+    (out_dir / COMPLETE).unlink(missing_ok=True)
+    _fsync_dir(out_dir.parent)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -23,7 +23,7 @@ import duckdb
 import polars as pl
 
 from recon import audit, proposal
-from recon.outputs import write_csv
+from recon.outputs import output_set, write_csv
 from recon.resources import sql
 from recon.signoff.common import (
     DIGEST_COLUMNS,
@@ -120,10 +120,10 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
         pl.col(c).cast(pl.String) for c, t in register.schema.items() if t == pl.Object
     )
     path = out_dir / "corrected_pop.csv"
-    write_csv(register, path)
-    ledger = corrections_table(con)
     ledger_path = out_dir / "corrections.csv"
-    write_csv(ledger, ledger_path)
+    with output_set(out_dir) as staging:  # the register and its ledger appear together
+        write_csv(register, staging / path.name)
+        write_csv(corrections_table(con), staging / ledger_path.name)
     by_target = dict(
         con.execute(
             "SELECT target_system, count(*) FROM corrections GROUP BY ALL ORDER BY 1"
