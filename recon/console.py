@@ -223,8 +223,9 @@ def run_summary(result: RunResult) -> None:
         )
     for note in result.notes:
         console.print(Text.assemble(("注意", "yellow"), f" {note}"))
-    if result.ignored:
-        console.print(Text(f"未识别的文件，已忽略: {', '.join(result.ignored)}"))
+    for name in result.ignored:  # each with the reason it was not read, for the cron log
+        reason = result.ignored_reasons.get(name)
+        console.print(Text(f"未读取的文件 {name}：{reason}" if reason else f"未读取的文件 {name}"))
     for name, path in result.outputs.items():
         console.print(Text(f"{name}: {path}"))
     head = result.audit_head

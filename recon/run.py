@@ -126,6 +126,7 @@ class RunResult:
     timings_s: dict[str, float]
     outputs: dict[str, Path]
     notes: list[str] = field(default_factory=list)
+    ignored_reasons: dict[str, str] = field(default_factory=dict)  # why each was not read
     # Feeds this store has never received: the night is incomplete (exit 5), and no case
     # whose evidence needs them was opened or closed (cases["held"] counts those left).
     absent_feeds: list[str] = field(default_factory=list)
@@ -291,6 +292,7 @@ def _run_in_transaction(
         "validation": dict(sorted(rule_failures.items())),
         "cases": reconciled.cases,
         "feeds_never_received": absent,
+        "ignored": [{"file": f.name, "reason": f.reason} for f in inbox.ignored],
         # The chain cannot show entries cut from its end; the head kept here (and in
         # run.json, which auditors file away) can.
         "audit_head": audit_head,
@@ -304,6 +306,7 @@ def _run_in_transaction(
         as_of=as_of,
         files=files,
         ignored=[p.name for p in inbox.ignored],
+        ignored_reasons={p.name: p.reason for p in inbox.ignored},
         findings=reconciled.findings,
         validation=dict(sorted(rule_failures.items())),
         cases=reconciled.cases,
@@ -650,6 +653,7 @@ def _write_outputs(
             "versions": versions(),  # python and the packages that decided this run
             "files": [f.as_json() for f in result.files],
             "ignored_files": result.ignored,
+            "ignored": [{"file": n, "reason": r} for n, r in result.ignored_reasons.items()],
             "findings": result.findings,
             "validation": result.validation,
             "expectations_failed": [f.__dict__ for f in result.expectation_failures],
