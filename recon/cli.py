@@ -112,14 +112,31 @@ def _store_errors() -> Iterator[None]:
         raise _fail(EXIT_USAGE, str(exc)) from None
 
 
-def _read_only(db: Path, settings: Any) -> Any:
+def _read_only(db: Path, settings: Any, wait: float = 0) -> Any:
     """The store, read-only, for commands that only look (report, audit verify)."""
     from recon.store import connect
 
     if not db.exists():
         raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
     with _store_errors():
-        return connect(db, settings.store, read_only=True)
+        return connect(db, settings.store, read_only=True, wait=wait, notice=_waiting)
+
+
+def _waiting(message: str) -> None:
+    from recon.console import errors
+
+    errors.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        help="Seconds to wait while another recon process (e.g. tonight's run) holds the "
+        "store; without it a busy store is exit 4 at once.",
+    ),
+]
 
 
 @app.command()
@@ -128,6 +145,7 @@ def run(
         Path, typer.Option("--inbox", help="Folder holding tonight's pop*, hosp*, police* files.")
     ],
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     out: Annotated[Path, _out_dir("Where worklist, quarantine and run.json go.")] = Path("out"),
     config: ConfigOption = None,
     as_of: Annotated[
@@ -174,7 +192,16 @@ def run(
     settings = _settings(config)
     try:
         with _store_errors(), progress_bar("recon run", quiet=quiet) as progress:
-            result = run_inbox(inbox, db, out, settings, as_of=reference, progress=progress)
+            result = run_inbox(
+                inbox,
+                db,
+                out,
+                settings,
+                as_of=reference,
+                progress=progress,
+                wait=wait,
+                notice=_waiting,
+            )
     except InputError as exc:
         raise _fail(EXIT_INPUT, f"{exc} (the store is unchanged)") from None
     except EmptyInbox as exc:
@@ -206,6 +233,7 @@ app.add_typer(worklist_app, name="worklist")
 def worklist_export(
     out: Annotated[Path, typer.Option("--out", help="The file to write (.xlsx or .csv).")],
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     division: Annotated[
         str | None,
         typer.Option("--division", help="Only cases of this county/township/village code."),
@@ -225,7 +253,7 @@ def worklist_export(
         raise _fail(EXIT_USAGE, f"--format {fmt!r}: use xlsx or csv")
     settings = _settings(config)
     try:
-        with _store_errors(), anchored(db, settings, "worklist export") as anchor:
+        with _store_errors(), anchored(db, settings, "worklist export", wait, _waiting) as anchor:
             result = export_worklist(
                 anchor.con, out, roles=settings.roles, division=division,
                 fmt=cast(Literal["xlsx", "csv"], fmt), full_id=full_id,
@@ -239,6 +267,7 @@ def worklist_export(
 def worklist_import(
     file: Annotated[Path, typer.Argument(help="A signed worklist exported by recon.")],
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     problems: Annotated[
         Path | None,
         typer.Option("--problems", help="Write every problem to this CSV (行, 案件编号, 问题)."),
@@ -265,7 +294,7 @@ def worklist_import(
     if not file.is_file():
         raise _fail(EXIT_USAGE, f"{file}: no such file")
     try:
-        with _store_errors(), anchored(db, settings, "worklist import") as anchor:
+        with _store_errors(), anchored(db, settings, "worklist import", wait, _waiting) as anchor:
             result = import_worklist(
                 anchor.con, file, roles=settings.roles, today=date.today(),
                 distinct_signers=limits.distinct_signers, max_file_mb=limits.max_file_mb,
@@ -302,6 +331,7 @@ def worklist_import(
 @app.command("apply")
 def apply_corrections(
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     out: Annotated[Path, _out_dir("Where corrected_pop.csv and corrections.csv go.")] = Path("out"),
     config: ConfigOption = None,
 ) -> None:
@@ -318,7 +348,7 @@ def apply_corrections(
 
     settings = _settings(config)
     try:
-        with _store_errors(), anchored(db, settings, "apply") as anchor:
+        with _store_errors(), anchored(db, settings, "apply", wait, _waiting) as anchor:
             result = apply(anchor.con, out)
     except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
@@ -348,6 +378,7 @@ def corrections_export(
     target: Annotated[str, typer.Option("--target", help="police (公安户籍) or hosp (住院分娩).")],
     out: Annotated[Path, typer.Option("--out", help="The notice workbook to write (.xlsx).")],
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     include_sent: Annotated[
         bool, typer.Option("--all", help="Also the corrections an earlier notice sent.")
     ] = False,
@@ -368,7 +399,10 @@ def corrections_export(
         raise _fail(EXIT_USAGE, f"--target {target!r}: use police or hosp")
     settings = _settings(config)
     try:
-        with _store_errors(), anchored(db, settings, f"corrections export {target}") as anchor:
+        with (
+            _store_errors(),
+            anchored(db, settings, f"corrections export {target}", wait, _waiting) as anchor,
+        ):
             result = export_notice(anchor.con, target, out, include_sent=include_sent)
     except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
@@ -382,6 +416,7 @@ def corrections_export(
 def report(
     out: Annotated[Path, _out_dir("Folder for report.html and metrics.json.")] = Path("out"),
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     full_id: Annotated[
         bool,
         typer.Option("--full-id", help="Show identity numbers in full (masked by default)."),
@@ -400,7 +435,7 @@ def report(
     from recon.console import console
 
     settings = _settings(config)
-    con = _read_only(db, settings)
+    con = _read_only(db, settings, wait)
     try:
         with console.status("生成报告 (writing the report)…"):
             result = report_module.write(con, out, settings, full_id=full_id)
@@ -427,6 +462,7 @@ EXIT_TAMPERED = 1
 @audit_app.command("verify")
 def audit_verify(
     db: DbOption = Path("recon.duckdb"),
+    wait: WaitOption = 0,
     expect_head: Annotated[
         str | None,
         typer.Option(
@@ -460,7 +496,7 @@ def audit_verify(
         recorded = heads.read(anchor_file) if anchor_file.is_file() else []
     except heads.HeadsError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
-    con = _read_only(db, settings)
+    con = _read_only(db, settings, wait)
     try:
         check = audit.verify(con)
         problems = disagreements(con) if check.ok else []

@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 
 from recon import audit
-from recon.store import transaction
+from recon.store import Notice, transaction
 
 FILE_NAME = "audit-heads"
 
@@ -160,9 +160,11 @@ class Anchor:
 
 
 @contextmanager
-def anchored(db: Path, settings: Any, event: str) -> Iterator[Anchor]:
+def anchored(
+    db: Path, settings: Any, event: str, wait: float = 0, notice: Notice | None = None
+) -> Iterator[Anchor]:
     """A write transaction on the store whose committed head is then recorded outside it."""
-    with transaction(db, settings.store) as con:
+    with transaction(db, settings.store, wait, notice) as con:
         anchor = Anchor(con)
         yield anchor
         head = current(con, event)

@@ -29,10 +29,10 @@ from recon.evidence import FEED_LABELS
 from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
 from recon.link import link, prepare
 from recon.normalize import normalise
-from recon.outputs import write_csv, write_json
+from recon.outputs import output_set, write_csv, write_json
 from recon.reconcile import Deadlines, depends_on, reconcile
 from recon.resources import checks_module, sql
-from recon.store import connect, create_schema, exclusive, query_frame, scalar
+from recon.store import Notice, connect, create_schema, exclusive, query_frame, scalar
 from recon.validate import validate
 from recon.versions import versions
 
@@ -159,8 +159,13 @@ def run(
     config: Config,
     as_of: date | None = None,
     progress: Progress | None = None,
+    wait: float = 0,
+    notice: Notice | None = None,
 ) -> RunResult:
-    """Ingest and validate the inbox; the store changes only if the whole run succeeds."""
+    """Ingest and validate the inbox; the store changes only if the whole run succeeds.
+
+    `wait`: seconds to wait for a store another recon process is using (then StoreBusy).
+    """
     as_of = as_of or date.today()
     report = progress or (lambda _what, _done, _total: None)
     # Great Expectations takes seconds to import: let that happen while files are read.
@@ -170,9 +175,9 @@ def run(
     if not inbox.feeds:  # nothing to ingest: the store is not touched, no run recorded
         raise EmptyInbox(inbox_dir, [p.name for p in inbox.ignored])
 
-    with exclusive(db_path):
+    with exclusive(db_path, wait, notice):
         existed = db_path.exists()
-        con = connect(db_path, config.store)
+        con = connect(db_path, config.store, wait=wait, notice=notice)
         try:
             con.begin()
             result = _run_in_transaction(
@@ -193,7 +198,14 @@ def run(
         try:
             with timer.stage("outputs"):
                 result = replace(result, timings_s=timer.as_dict())
-                outputs = _write_outputs(con, result, out_dir, config.roles)
+                # The night's files appear together in out/, never beside the last night's.
+                with output_set(out_dir, keep_out=db_path) as staging:
+                    _write_outputs(con, result, staging, config.roles)
+                outputs = {
+                    "worklist": out_dir / "worklist.csv",
+                    "quarantine": out_dir / "quarantine.csv",
+                    "run": out_dir / "run.json",
+                }
         finally:
             con.close()
     return replace(result, outputs=outputs, timings_s=timer.as_dict())

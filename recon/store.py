@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,21 +21,57 @@ class StoreBusy(Exception):
     """Another recon process holds the store."""
 
 
+Notice = Callable[[str], None]
+"""Told once, in words for the officer, that the store is busy and the command waits."""
+
+
+def _holder(db_path: Path) -> str:
+    """The pid the lock file names (the process holding the store), or 'unknown'."""
+    try:
+        text = db_path.with_name(db_path.name + ".lock").read_text().strip()
+    except OSError:
+        text = ""
+    return text or "unknown"
+
+
+def _busy(db_path: Path, waited: float) -> StoreBusy:
+    after = f"（已等待 {waited:.0f} 秒）" if waited else ""
+    return StoreBusy(
+        f"{db_path} 正被另一个 recon 进程使用（pid {_holder(db_path)}）{after}：请等它结束后"
+        "再试，或加 --wait 秒数 (the store is in use by another recon process; wait for it,"
+        " or give --wait SECONDS)"
+    )
+
+
+def _waiting(db_path: Path, deadline: float, tries: int, notice: Notice | None) -> bool:
+    """Sleep a moment if there is time left before `deadline`; tell the officer once."""
+    if time.monotonic() >= deadline:
+        return False
+    if notice is not None and tries == 0:
+        notice(f"{db_path} 正被另一个 recon 进程（pid {_holder(db_path)}）使用，等待中…")
+    time.sleep(0.5)
+    return True
+
+
 @contextmanager
-def exclusive(db_path: Path) -> Iterator[None]:
-    """Hold `<db>.lock` while working: a second run is refused rather than corrupt the store."""
+def exclusive(
+    db_path: Path, wait: float = 0, notice: Notice | None = None
+) -> Iterator[None]:
+    """Hold `<db>.lock` while working: a second run is refused rather than corrupt the store.
+
+    With `wait`, a busy store is tried again for up to that many seconds.
+    """
     lock_path = db_path.with_name(db_path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
     with lock_path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise StoreBusy(
-                f"{db_path} is in use by another recon process (pid {holder}); "
-                "wait for it to finish, then run again"
-            ) from None
+        for tries in itertools.count():
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not _waiting(db_path, start + wait, tries, notice):
+                    raise _busy(db_path, time.monotonic() - start) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -47,15 +85,27 @@ def exclusive(db_path: Path) -> Iterator[None]:
 
 
 def connect(
-    db_path: Path, settings: dict[str, Any], read_only: bool = False
+    db_path: Path,
+    settings: dict[str, Any],
+    read_only: bool = False,
+    wait: float = 0,
+    notice: Notice | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the store with memory and spill caps, so a bad plan fails fast."""
-    try:
-        con = duckdb.connect(str(db_path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise StoreBusy(f"{db_path} is in use by another process: {exc}") from exc
-        raise
+    """Open the store with memory and spill caps, so a bad plan fails fast.
+
+    A store another process is writing cannot be opened (DuckDB locks the file): with
+    `wait`, it is tried again for up to that many seconds, then StoreBusy.
+    """
+    start = time.monotonic()
+    for tries in itertools.count():
+        try:
+            con = duckdb.connect(str(db_path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if not _waiting(db_path, start + wait, tries, notice):
+                raise _busy(db_path, time.monotonic() - start) from None
     temp_dir = db_path.with_name(db_path.name + ".tmp")
     memory, spill = settings["memory_limit"], settings["max_temp_directory_size"]
     con.execute(f"SET memory_limit = '{size_setting(memory)}'")
@@ -111,12 +161,14 @@ def execute_script(
 
 
 @contextmanager
-def transaction(db_path: Path, settings: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
+def transaction(
+    db_path: Path, settings: dict[str, Any], wait: float = 0, notice: Notice | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The existing store, locked, in one transaction: all of the work or none of it."""
-    with exclusive(db_path):
+    with exclusive(db_path, wait, notice):
         if not db_path.exists():
             raise FileNotFoundError(f"{db_path} does not exist: run `recon run` first")
-        con = connect(db_path, settings)
+        con = connect(db_path, settings, wait=wait, notice=notice)
         try:
             con.begin()
             create_schema(con)
