@@ -7,7 +7,6 @@ the same dict into report.html (template in recon/templates/), so the two never 
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from recon import __version__, charts, metrics, squeeze, stats
 from recon.config import Config
 from recon.feeds import FEED_SPECS
 from recon.link import LIVE
+from recon.masking import mask_ids
 from recon.outputs import write_json
 from recon.signoff import CATEGORY_ZH, STATUS_ZH, TARGET_ZH
 from recon.store import query_frame
@@ -96,29 +96,6 @@ class ReportResult:
     seconds: float
     as_of: str
     flags: int  # history outliers, flagged sex ratios and red warnings
-
-
-# --- masking -------------------------------------------------------------------------------
-
-# Identity numbers as they arrive: 15 or 18 characters, ASCII or full-width digits, possibly
-# spaced, sometimes with a mistyped letter. Hand-written because no library masks free text;
-# keeps the first 6 and last 4 characters, as worklists do.
-_ALNUM = "0-9０-９A-Za-zＡ-Ｚａ-ｚ"
-# Up to 20 characters: a quarantined value may be a number with a character too many.
-_ID_LIKE = re.compile(rf"(?<![{_ALNUM}])[0-9０-９](?:[ \u3000]?[{_ALNUM}]){{14,19}}(?![{_ALNUM}])")
-
-
-def mask_ids(text: str) -> str:
-    """420607********1234: every identity number in `text` with its middle hidden."""
-
-    def hide(match: re.Match[str]) -> str:
-        chars = [c for c in match.group(0) if not c.isspace()]
-        digits = sum(c.isdigit() for c in chars)  # full-width digits count too
-        if not 15 <= len(chars) <= 20 or digits < len(chars) - 2:
-            return match.group(0)
-        return "".join(chars[:6]) + "*" * (len(chars) - 10) + "".join(chars[-4:])
-
-    return _ID_LIKE.sub(hide, text)
 
 
 # --- the figures --------------------------------------------------------------------------

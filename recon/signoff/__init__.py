@@ -9,6 +9,7 @@ Every function takes a connection inside a transaction the caller manages and re
 frozen dataclass; nothing here prints.
 """
 
+from recon.masking import mask_ids as mask_id
 from recon.signoff.apply import apply
 from recon.signoff.common import (
     AGREE,
@@ -25,7 +26,6 @@ from recon.signoff.common import (
     SignoffError,
     division_prefix,
     fingerprint,
-    mask_id,
     status_violations,
     transition,
 )

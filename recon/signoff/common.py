@@ -95,7 +95,6 @@ FIELD_ZH = {
     "birth_rank": "胎序",
 }
 ID_FIELDS = frozenset({"id_number", "mother_id"})
-ID_PATTERN = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 DATE_PATTERN = re.compile(
     r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?\s*$"
 )
@@ -294,11 +293,6 @@ def fingerprint(cases: pl.DataFrame) -> str:
         digest.update(json.dumps(list(row), ensure_ascii=False).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
-
-
-def mask_id(value: str) -> str:
-    """420607********1234: an identity number with its birth date and sequence hidden."""
-    return ID_PATTERN.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), value)
 
 
 def case_digest(case: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from recon import audit
 from recon.cases import DEFAULT_ROLES
+from recon.masking import mask_ids as mask_id
 from recon.outputs import write_csv
 from recon.resources import sql
 from recon.signoff.common import (
@@ -46,7 +47,6 @@ from recon.signoff.common import (
     division_prefix,
     english_columns,
     fingerprint,
-    mask_id,
     now,
     stored_signatures,
 )

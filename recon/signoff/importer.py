@@ -17,6 +17,7 @@ import polars as pl
 
 from recon import audit
 from recon.cases import DEFAULT_ROLES, SIGNATURE_PARTS
+from recon.masking import mask_ids as mask_id
 from recon.outputs import FORMULA_STARTS, write_csv
 from recon.signoff.common import (
     AGREE,
@@ -41,7 +42,6 @@ from recon.signoff.common import (
     chinese_columns,
     english_columns,
     fingerprint,
-    mask_id,
     now,
     signature_entry,
     stored_signatures,
