@@ -319,3 +319,19 @@ def test_notices_for_the_police_and_the_hospital(signed: Recon, tmp_path: Path) 
     assert len(notice_rows(hosp)) == 1
     bad = recon("corrections", "export", "--target", "pop", "--db", str(recon.db), "--out", "x")
     assert bad.exit_code == 2
+
+
+def test_identity_numbers_follow_one_policy(recon: Recon, tmp_path: Path) -> None:
+    """System files hold identity numbers in full; what people read masks them."""
+    assert recon.run(night(tmp_path / "in"), as_of=AS_OF).exit_code == 0
+    full = child(1)
+    masked = full[:6] + "*" * 8 + full[-4:]
+    nightly = (recon.out / "worklist.csv").read_text(encoding="utf-8-sig")
+    assert full in nightly
+    export = tmp_path / "export.csv"
+    args = ("worklist", "export", "--db", str(recon.db), "--format", "csv", "--out")
+    assert recon(*args, str(export)).exit_code == 0
+    text = export.read_text(encoding="utf-8-sig")
+    assert full not in text and masked in text  # the 漏报 proposal and police id too
+    assert recon(*args, str(export), "--full-id").exit_code == 0
+    assert full in export.read_text(encoding="utf-8-sig")
