@@ -21,14 +21,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recon import audit
-from recon.outputs import FORMULA_STARTS
 from recon.signoff.apply import corrections_table
 from recon.signoff.common import CATEGORY_ZH, FIELD_ZH, TARGET_ZH, SignoffError, now
+from recon.signoff.form import row_height, safe_text, set_default_font
 
 ACTION_ZH = {"add": "新增登记", "update": "更正", "remove": "注销"}
 DEPARTMENT_ZH = {"police": "公安机关户籍管理部门", "hosp": "助产机构（住院分娩登记）"}
 COLUMNS = (
-    ("序号", 6), ("案件编号", 16), ("类别", 7), ("操作", 9), ("记录编号", 20), ("字段", 14),
+    ("序号", 5), ("案件编号", 18), ("类别", 7), ("操作", 9), ("记录编号", 20), ("字段", 14),
     ("原值", 20), ("新值", 34), ("证据", 44), ("六签字（姓名 日期）", 40), ("应用日期", 12),
 )  # fmt: skip
 
@@ -70,12 +70,12 @@ def export_notice(
 
 
 def _text(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return safe_text("" if value is None else str(value))
 
 
 def _write(path: Path, ledger: pl.DataFrame, target: str, notice_id: str) -> None:
     workbook = openpyxl.Workbook()
+    set_default_font(workbook)  # column widths measured alike in Excel and LibreOffice
     sheet = workbook.active
     assert isinstance(sheet, Worksheet)
     sheet.title = "更正通报"
@@ -122,11 +122,16 @@ def _write(path: Path, ledger: pl.DataFrame, target: str, notice_id: str) -> Non
             signers,
             str(row["applied_at"])[:10],
         ]
-        for col, value in enumerate(values, start=1):
-            cell = sheet.cell(row=4 + n, column=col, value=_text(value))
+        texts = [_text(v) for v in values]
+        for col, text in enumerate(texts, start=1):
+            cell = sheet.cell(row=4 + n, column=col, value=text)
             cell.data_type = "s"  # never a formula, whatever the text
             cell.alignment = wrap
             cell.border = box
+        # openpyxl sizes no row: the height the longest wrapped cell needs, so none is cut.
+        sheet.row_dimensions[4 + n].height = row_height(
+            [(text, width) for text, (_, width) in zip(texts, COLUMNS, strict=True)]
+        )
     sheet.print_title_rows = "4:4"
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
