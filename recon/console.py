@@ -31,9 +31,15 @@ class _Console(Console):
     log, which cuts table rows and wraps an audit head mid-hash.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Only a width asked for here counts: COLUMNS in the environment (set by a shell,
+        # a test runner) describes a terminal this console may not be writing to.
+        self._asked_width = kwargs.get("width")
+        super().__init__(*args, **kwargs)
+
     def _plain_size(self) -> ConsoleDimensions:
         size = Console.size.fget(self)  # type: ignore[attr-defined]
-        if self._width is None and not self.is_terminal:
+        if self._asked_width is None and not self.is_terminal:
             return ConsoleDimensions(PLAIN_WIDTH, size.height)
         return size
 
