@@ -124,3 +124,8 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def save_workbook(workbook: Any, path: Path) -> None:
+    """An openpyxl workbook written whole under a temporary name, then renamed into place."""
+    _atomic(path, workbook.save)

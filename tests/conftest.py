@@ -192,3 +192,42 @@ def sign_workbook(
         if value is not None:
             sheet.cell(row, header.index(f"签字人{position}{part}") + 1, value)
     workbook.save(book)
+
+
+MOTHER_3 = id_with_check("42062119920101002")
+CHILD_3 = id_with_check("42060720240510002")
+
+
+def four_case_inbox(root: Path) -> Path:
+    """Four cases: P0001's sex wrong, P0007 fictitious, H0002 missing from pop (张湾街道),
+    P0009 a duplicate (刘集镇)."""
+    inbox = root
+    inbox.mkdir()
+    pop = [
+        pop_row(性别="女"),
+        pop_row(
+            记录编号="P0007", 母亲公民身份号码=MOTHER_ID_2, 母亲姓名="王芳",
+            出生日期="2024-06-01", 公民身份号码="",
+        ),
+        pop_row(记录编号="P0009", 居住地区划代码="420607102001", 上报日期="2024-09-01"),
+    ]  # fmt: skip
+    hosp = [
+        hosp_row(),
+        hosp_row(
+            登记编号="H0002", 产妇姓名="赵敏", 产妇公民身份号码=MOTHER_3,
+            分娩时间="2024-05-10 10:00", 出生医学证明编号="Q420099999", 新生儿性别="女",
+        ),
+    ]  # fmt: skip
+    police = [
+        police_row(),
+        police_row(
+            公民身份号码=CHILD_3, 姓名="钱多", 性别="女", 出生日期="2024-05-10",
+            出生医学证明编号="Q420099999", 母亲姓名="赵敏", 母亲公民身份号码=MOTHER_3,
+            户号="H000999",
+        ),
+    ]  # fmt: skip
+    write_csv(inbox / "pop_births.csv", pop)
+    write_csv(inbox / "hosp_deliveries.csv", hosp)
+    write_csv(inbox / "police_births.csv", police)
+    write_divisions(inbox)
+    return inbox

@@ -14,23 +14,15 @@ import openpyxl
 import pytest
 from conftest import (
     CHILD_ID,
-    MOTHER_ID_2,
     Recon,
-    hosp_row,
-    id_with_check,
-    police_row,
-    pop_row,
+    four_case_inbox,
     sign_workbook,
-    write_csv,
-    write_divisions,
 )
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recon.cases import DEFAULT_ROLES
 
 AS_OF = date(2024, 12, 31)
-MOTHER_3 = id_with_check("42062119920101002")
-CHILD_3 = id_with_check("42060720240510002")
 TOWNSHIP = (
     "420607101"  # 张湾街道: the sex, fictitious and missing cases; the duplicate is elsewhere
 )
@@ -45,35 +37,7 @@ A4_BODY_PT = 29.7 / 2.54 * 72  # less the margins, per sheet
 @pytest.fixture
 def store(recon: Recon, tmp_path: Path) -> Recon:
     """P0001 sex wrong, P0007 fictitious, H0002 missing in pop (张湾街道); P0009 duplicate (刘集镇)."""
-    inbox = tmp_path / "in"
-    inbox.mkdir()
-    pop = [
-        pop_row(性别="女"),
-        pop_row(
-            记录编号="P0007", 母亲公民身份号码=MOTHER_ID_2, 母亲姓名="王芳",
-            出生日期="2024-06-01", 公民身份号码="",
-        ),
-        pop_row(记录编号="P0009", 居住地区划代码="420607102001", 上报日期="2024-09-01"),
-    ]  # fmt: skip
-    hosp = [
-        hosp_row(),
-        hosp_row(
-            登记编号="H0002", 产妇姓名="赵敏", 产妇公民身份号码=MOTHER_3,
-            分娩时间="2024-05-10 10:00", 出生医学证明编号="Q420099999", 新生儿性别="女",
-        ),
-    ]  # fmt: skip
-    police = [
-        police_row(),
-        police_row(
-            公民身份号码=CHILD_3, 姓名="钱多", 性别="女", 出生日期="2024-05-10",
-            出生医学证明编号="Q420099999", 母亲姓名="赵敏", 母亲公民身份号码=MOTHER_3,
-            户号="H000999",
-        ),
-    ]  # fmt: skip
-    write_csv(inbox / "pop_births.csv", pop)
-    write_csv(inbox / "hosp_deliveries.csv", hosp)
-    write_csv(inbox / "police_births.csv", police)
-    write_divisions(inbox)
+    inbox = four_case_inbox(tmp_path / "in")
     assert recon.run(inbox, as_of=AS_OF).exit_code == 0
     # Evidence is no part of what is signed (the fingerprint), so the workbook still imports.
     con = duckdb.connect(str(recon.db))

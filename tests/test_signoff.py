@@ -12,14 +12,11 @@ import duckdb
 import openpyxl
 import pytest
 from conftest import (
-    MOTHER_ID_2,
+    CHILD_3,
     Recon,
-    hosp_row,
+    four_case_inbox,
     id_with_check,
-    police_row,
-    pop_row,
     write_csv,
-    write_divisions,
 )
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -29,43 +26,13 @@ from recon.signoff import SignoffError
 
 AS_OF = date(2024, 12, 31)
 TODAY = date(2025, 1, 31)
-MOTHER_3 = id_with_check("42062119920101002")
-CHILD_3 = id_with_check("42060720240510002")
 NAMES = ("王计生", "李村干", "张包保", "赵统计", "钱分管", "孙书记")
 
 
 @pytest.fixture
 def store(recon: Recon, tmp_path: Path) -> Recon:
     """Four cases: P0001 sex wrong, P0007 fictitious, P0009 duplicate, H0002 missing in pop."""
-    inbox = tmp_path / "in"
-    inbox.mkdir()
-    pop = [
-        pop_row(性别="女"),
-        pop_row(
-            记录编号="P0007", 母亲公民身份号码=MOTHER_ID_2, 母亲姓名="王芳",
-            出生日期="2024-06-01", 公民身份号码="",
-        ),
-        pop_row(记录编号="P0009", 居住地区划代码="420607102001", 上报日期="2024-09-01"),
-    ]  # fmt: skip
-    hosp = [
-        hosp_row(),
-        hosp_row(
-            登记编号="H0002", 产妇姓名="赵敏", 产妇公民身份号码=MOTHER_3,
-            分娩时间="2024-05-10 10:00", 出生医学证明编号="Q420099999", 新生儿性别="女",
-        ),
-    ]  # fmt: skip
-    police = [
-        police_row(),
-        police_row(
-            公民身份号码=CHILD_3, 姓名="钱多", 性别="女", 出生日期="2024-05-10",
-            出生医学证明编号="Q420099999", 母亲姓名="赵敏", 母亲公民身份号码=MOTHER_3,
-            户号="H000999",
-        ),
-    ]  # fmt: skip
-    write_csv(inbox / "pop_births.csv", pop)
-    write_csv(inbox / "hosp_deliveries.csv", hosp)
-    write_csv(inbox / "police_births.csv", police)
-    write_divisions(inbox)
+    inbox = four_case_inbox(tmp_path / "in")
     assert recon.run(inbox, as_of=AS_OF).exit_code == 0
     return recon
 

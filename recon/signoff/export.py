@@ -22,7 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from recon import audit
 from recon.cases import DEFAULT_ROLES
 from recon.masking import mask_ids as mask_id
-from recon.outputs import write_csv
+from recon.outputs import save_workbook, write_csv
 from recon.resources import sql
 from recon.signoff.common import (
     AGREE,
@@ -260,9 +260,4 @@ def _write_xlsx(
     workbook.active = 0
     workbook.custom_doc_props.append(StringProperty(name=EXPORT_ID_PROP, value=export_id))
     workbook.custom_doc_props.append(StringProperty(name=FINGERPRINT_PROP, value=digest))
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        workbook.save(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_workbook(workbook, path)

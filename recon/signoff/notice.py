@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recon import audit
+from recon.outputs import save_workbook
 from recon.signoff.apply import corrections_table
 from recon.signoff.common import CATEGORY_ZH, FIELD_ZH, TARGET_ZH, SignoffError, now
 from recon.signoff.form import row_height, safe_text, set_default_font
@@ -140,10 +141,4 @@ def _write(path: Path, ledger: pl.DataFrame, target: str, notice_id: str) -> Non
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
     sheet.oddHeader.right.text = f"通报编号 {notice_id}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        workbook.save(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_workbook(workbook, path)
