@@ -15,6 +15,7 @@ import typer
 from recon import __version__
 from recon.config import ConfigError, load_config
 from recon.ingest import InputError
+from recon.labels import FEED_LABELS
 from recon.store import StoreBusy
 
 HospFormat = Literal["auto", "xlsx", "csv", "parquet"]
@@ -352,7 +353,7 @@ def apply_corrections(
             result = apply(anchor.con, out)
     except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
-    targets = "，".join(f"{TARGET_LABELS[k]} {v:,}" for k, v in sorted(result.by_target.items()))
+    targets = "，".join(f"{FEED_LABELS[k]} {v:,}" for k, v in sorted(result.by_target.items()))
     console.print(
         f"已应用 {result.cases_applied:,} 个案件（本次新增更正 {result.corrections_added:,} 条；"
         f"累计：{targets or '无'}）"
@@ -370,7 +371,6 @@ corrections_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(corrections_app, name="corrections")
-TARGET_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
 
 
 @corrections_app.command("export")
@@ -407,7 +407,7 @@ def corrections_export(
     except SignoffError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
     console.print(
-        f"已导出致{TARGET_LABELS[target]}的更正通报：{result.corrections:,} 条，"
+        f"已导出致{FEED_LABELS[target]}的更正通报：{result.corrections:,} 条，"
         f"{result.path}（通报编号 {result.notice_id}）"
     )
 

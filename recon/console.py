@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from recon.labels import CATEGORY_LABELS, FEED_LABELS
 from recon.run import Progress as ProgressCallback
 from recon.run import RunResult
 
@@ -48,8 +49,6 @@ class _Console(Console):
 
 console = _Console()
 errors = _Console(stderr=True)
-
-FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
 
 
 @contextmanager
@@ -137,14 +136,6 @@ def generate_summary(summary: Any) -> None:
         )
     console.print(table)
     console.print(f"截止日期 {summary.as_of}; 真值 (truth): {summary.out / 'truth'}")
-
-
-CATEGORY_LABELS = {
-    "missing": "漏报",
-    "misreported": "错报",
-    "fictitious": "虚报",
-    "duplicate": "重报",
-}
 
 
 def run_report(result: RunResult, quiet: bool = False, as_json: bool = False) -> None:

@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-FEED_LABELS = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
-
 # Feeds that carry each field, best witness first (feeds.md). A configured order must name
 # exactly these feeds.
 DEFAULT_AUTHORITY: Mapping[str, tuple[str, ...]] = MappingProxyType(

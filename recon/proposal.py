@@ -47,9 +47,7 @@ def expression(values: dict[str, pl.Expr]) -> pl.Expr:
         if column == "sex":
             text = text.replace_strict(SEX_LABELS, default=None)
         text = text.str.replace_all(f"[{SEPARATOR}{ASSIGN}]", " ").str.strip_chars()
-        parts.append(
-            pl.when(text.is_not_null() & (text != "")).then(pl.lit(label + ASSIGN) + text)
-        )
+        parts.append(pl.when(text.is_not_null() & (text != "")).then(pl.lit(label + ASSIGN) + text))
     return pl.concat_str(parts, separator=SEPARATOR, ignore_nulls=True)
 
 

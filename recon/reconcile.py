@@ -17,7 +17,8 @@ from datetime import date, timedelta
 import polars as pl
 
 from recon import proposal
-from recon.evidence import FEED_LABELS, EvidencePolicy
+from recon.evidence import EvidencePolicy
+from recon.labels import FEED_LABELS
 from recon.link import FEED_ORDER, LIVE, Linked, link_methods
 from recon.normalize import id_check_ok
 

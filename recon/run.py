@@ -25,8 +25,8 @@ from recon import __version__, audit, heads, metrics
 from recon.cases import update_cases, worklist
 from recon.config import Config
 from recon.divisions import read_divisions
-from recon.evidence import FEED_LABELS
 from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
+from recon.labels import FEED_LABELS
 from recon.link import link, prepare
 from recon.normalize import normalise
 from recon.outputs import output_set, write_csv, write_json

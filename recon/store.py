@@ -54,9 +54,7 @@ def _waiting(db_path: Path, deadline: float, tries: int, notice: Notice | None) 
 
 
 @contextmanager
-def exclusive(
-    db_path: Path, wait: float = 0, notice: Notice | None = None
-) -> Iterator[None]:
+def exclusive(db_path: Path, wait: float = 0, notice: Notice | None = None) -> Iterator[None]:
     """Hold `<db>.lock` while working: a second run is refused rather than corrupt the store.
 
     With `wait`, a busy store is tried again for up to that many seconds.

@@ -22,6 +22,7 @@ import polars as pl
 
 from recon import audit
 from recon.cases import SIGNATURE_PARTS
+from recon.labels import CATEGORY_LABELS, FEED_LABELS
 from recon.resources import sql
 from recon.store import scalar
 
@@ -74,8 +75,8 @@ HEADERS_ZH = {
     ROW_FINGERPRINT: "行指纹（请勿修改）",
 }
 PART_ZH = {"role": "角色", "name": "姓名", "date": "日期", "decision": "意见", "reason": "理由"}
-CATEGORY_ZH = {"missing": "漏报", "misreported": "错报", "fictitious": "虚报", "duplicate": "重报"}
-TARGET_ZH = {"pop": "全员人口", "hosp": "住院分娩", "police": "公安户籍"}
+CATEGORY_ZH = CATEGORY_LABELS
+TARGET_ZH = FEED_LABELS
 STATUS_ZH = {
     "open": "待签",
     "signing": "签字中",
