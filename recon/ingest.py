@@ -610,11 +610,10 @@ def _limit_fields(
     limit = limits.max_field_chars
     if rows.height == 0 or not header:
         return rows, malformed
-    longest = rows.select(
-        pl.max_horizontal(pl.col(h).str.len_bytes() for h in header).fill_null(0)
-    ).to_series()
-    if longest.max() <= limit:  # type: ignore[operator]
+    widest = rows.select(pl.col(h).str.len_bytes().max() for h in header).row(0)
+    if all(n is None or n <= limit for n in widest):
         return rows, malformed
+    longest = pl.max_horizontal(pl.col(h).str.len_bytes() for h in header)
     suspects = rows.filter(longest > limit)
     chars = suspects.select(pl.col(h).str.len_chars().fill_null(0) for h in header)
     over = suspects.filter(pl.max_horizontal(chars) > limit)
@@ -681,18 +680,23 @@ def _utf8_bytes(path: Path, encoding: str) -> bytes:
 
 
 def _looks_like_record(text: str, delimiter: str, width: int) -> bool:
-    """A physical line that, read alone, is a whole record of the header's width.
+    """Whether a physical line found inside another record starts a record of its own.
 
-    Such a line inside another record is the mark of a stray quote: a real multi-line
-    value (a note with a line break) does not hold a dozen delimiters in the right count.
+    Such a line is the mark of a stray quote that swallowed it. A line that truly
+    continues a quoted value starts inside the value, so its first quote closes the value
+    (followed by a delimiter or the line's end) or is an escaped "" in it; a line whose
+    first quote opens a field starts a record (its own value may go on to the next line,
+    or hold a stray quote of its own). A line without quotes starts a record when it has
+    the header's width: a note's line break is not followed by a record's delimiters.
     """
     text = text.rstrip("\r\n")
-    if width < 2 or not text or text.count('"') % 2:
+    if width < 2 or not text:
         return False
-    try:
-        return len(next(csv.reader([text], delimiter=delimiter))) == width
-    except csv.Error:
-        return False
+    first = text.find('"')
+    if first < 0:
+        return text.count(delimiter) == width - 1
+    opens_a_field = first == 0 or text[first - 1] == delimiter
+    return opens_a_field and text[first + 1 : first + 2] not in ('"', delimiter, "")
 
 
 def _swallow_reason(first: int, swallowed: list[int], to_end: bool) -> str:
@@ -774,6 +778,11 @@ def _read_csv_vectorised(
     trimmed = lengths - (buf[np.maximum(record_ends - 1, 0)] == 13)  # CRLF
     blank = trimmed == 0
     body = np.arange(record_ends.size) >= 1
+    # A line of white space only is blank too, as the csv reader has it; such lines are
+    # among the few with a wrong field count.
+    for i in np.flatnonzero(body & ~blank & (fields != width)):
+        if not data[record_starts[i] : record_ends[i]].decode("utf-8").strip():
+            blank[i] = True
     over = np.zeros(record_ends.size, dtype=bool)
     over[too_long] = True
     bad = body & ~blank & ((fields != width) | over)
@@ -805,6 +814,9 @@ def _read_csv_vectorised(
         pl.Series(LINE, start_lines[taken], dtype=pl.Int64), *[pl.col(h) for h in header]
     )
     bad_index = np.flatnonzero(bad)
+    for i in bad_index:
+        if data.find(b'"', record_starts[i], record_ends[i]) >= 0:
+            return None  # a malformed record with quotes: the exact reader sees what they took
     raws, reasons = [], []
     for i in bad_index:
         text = data[record_starts[i] : record_ends[i]].decode("utf-8").rstrip("\r")
@@ -875,6 +887,23 @@ class _Lines:
             self.over = True
             raise StopIteration
         return item[1]
+
+    def rest_of_value(self, delimiter: str, width: int, most: int) -> list[tuple[int, str]]:
+        """The lines that close a value opened on a malformed record's lines, if that is
+        what they are: up to `most` lines, none a record by itself, the last closing the
+        quote. Otherwise nothing is taken."""
+        taken: list[tuple[int, str]] = []
+        while len(taken) < most:
+            item = self.pull()
+            if item is None:
+                break
+            taken.append(item)
+            if _looks_like_record(item[1], delimiter, width):
+                break
+            if sum(text.count('"') for _, text in taken) % 2:
+                return taken
+        self.give_back(taken)
+        return []
 
     def close_quote(self) -> int:
         """Skip the rest of a record cut at max_record_chars: the line its quote closes on.
@@ -1001,9 +1030,27 @@ def _read_csv_exact(
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # a blank line is no record
         if len(record) != width:
-            bad_lines.append(first)
-            bad_raw.append(_clip(_as_csv(record)))
-            bad_reason.append(f"字段数为 {len(record)}，表头为 {width} 列 (wrong number of fields)")
+            reason = f"字段数为 {len(record)}，表头为 {width} 列 (wrong number of fields)"
+            quotes = sum(text.count('"') for _, text in taken)
+            # A stray quote that paired with a value's opening quote: the value's other
+            # lines belong to this record, not to records of their own.
+            rest = (
+                source.rest_of_value(delimiter, width, limits.max_record_lines - len(taken))
+                if quotes and quotes % 2 == 0
+                else []
+            )
+            if rest:
+                where = f"第{first}行" if first == last else f"第{first}–{last}行"
+                after = f"第{rest[0][0]}行" if len(rest) == 1 else f"第{rest[0][0]}–{rest[-1][0]}行"
+                reason += (
+                    f"；{where}引号不成对，{after}是其中一个值的续行 (an unbalanced quote: the "
+                    "lines after continue one of its values)"
+                )
+                refuse(taken + rest, reason)
+            else:
+                bad_lines.append(first)
+                bad_raw.append(_clip(_as_csv(record)))
+                bad_reason.append(reason)
             continue
         lines.append(first)
         for column, value in zip(columns, record, strict=True):

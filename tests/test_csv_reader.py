@@ -67,8 +67,11 @@ def test_a_stray_quote_falls_back_to_the_exact_reader(tmp_path: Path) -> None:
 
 
 def test_stray_quotes_in_pairs_fall_back_too(tmp_path: Path) -> None:
+    # Quote parity pairs the two mid-field quotes and sees two fields; they open no
+    # field, so they are literal, as for one stray quote: three fields, a row.
     path = tmp_path / "pop.csv"
     path.write_text('a,b,c\n1,张"三,4"\n2,李四,5\n', encoding="utf-8")
     _header, rows, malformed = read_csv_records(path, "utf-8")
-    assert rows["line"].to_list() == [3]
-    assert malformed["line"].to_list() == [2]  # four fields, as the csv module reads it
+    assert rows["line"].to_list() == [2, 3]
+    assert rows.row(0) == (2, "1", '张"三', '4"')
+    assert malformed.height == 0
