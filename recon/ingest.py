@@ -479,7 +479,11 @@ def _damaged(path: Path, fmt: str, exc: BaseException) -> InputError:
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a superset of GBK)."""
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a superset of GBK).
+
+    A file that is no text (a workbook, random bytes) is refused as what it is first.
+    """
+    _check_content(path, "csv")
     with path.open("rb") as f:
         head = f.read(4)
     if head.startswith(codecs.BOM_UTF8):
@@ -522,13 +526,14 @@ def read_feed(file: InboxFile, config: Config, sha256: str | None = None) -> Raw
         if not stat.S_ISREG(path.stat().st_mode):
             raise InputError(path, "不是普通文件，未打开 (not a regular file, never opened)")
         _check_size(path, limits)
-        _check_content(path, fmt)
         if fmt == "csv":
             encoding = detect_encoding(path)
             header, records, malformed = read_csv_records(path, encoding, limits)
         elif fmt == "xlsx":
+            _check_content(path, fmt)
             header, records, malformed = _read_xlsx(path, limits)
         else:
+            _check_content(path, fmt)
             header, records, malformed = _read_parquet(path, limits)
         records, malformed = _limit_fields(records, malformed, header, limits)
         mapping = map_header(header, feed, config, path)
