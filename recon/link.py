@@ -93,6 +93,9 @@ DUPLICATE_KEYS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("母亲身份号码+出生日期+性别（未起名）", ("mother_id", "birth_date", "sex"), ()),
 )
 UNNAMED = "母亲身份号码+出生日期+性别（未起名）"  # used only where one record has no name yet
+# Register records repeating each other are compared with the first reports of their key
+# only: real repeats come in twos and threes, a broken export in thousands.
+REPEATS_COMPARED = 16
 
 FuzzyPairs = Callable[[pl.DataFrame], pl.DataFrame]  # records -> uid_l, uid_r, match_weight
 
@@ -432,7 +435,7 @@ def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     found = [_repeats(lonely, kept)]
     # Lonely records repeating each other: the later report repeats the earlier one.
     among = (
-        _repeats(lonely, lonely)
+        _repeats(lonely, lonely, earliest=REPEATS_COMPARED)
         .join(
             pop.select(pl.col("uid").alias("duplicate_of"), pl.col("entered_on").alias("kept_on")),
             on="duplicate_of",
@@ -541,12 +544,28 @@ def _first_report_kept(
     return members, duplicates, links
 
 
-def _repeats(lonely: pl.DataFrame, others: pl.DataFrame) -> pl.DataFrame:
-    """uid (lonely) -> duplicate_of (in `others`), by the duplicate keys."""
+def _repeats(
+    lonely: pl.DataFrame, others: pl.DataFrame, earliest: int | None = None
+) -> pl.DataFrame:
+    """uid (lonely) -> duplicate_of (in `others`), by the duplicate keys.
+
+    `earliest`: compare each record only with the first `earliest` reports of its key in
+    `others`. Among records repeating each other only the first report is kept, so the
+    later ones are never needed; without the cap an export holding one birth thousands
+    of times makes a join of millions of pairs per key.
+    """
     found = []
     for method, keys, corroborate in DUPLICATE_KEYS:
-        pairs = lonely.drop_nulls(list(keys)).join(
-            others.drop_nulls(list(keys)), on=list(keys), suffix="_r"
+        needed = list(dict.fromkeys(["uid", *keys, *corroborate, "child_name"]))
+        right = others.drop_nulls(list(keys))
+        if earliest is not None:
+            right = right.sort("entered_on", "uid", nulls_last=True).filter(
+                pl.int_range(pl.len()).over(list(keys)) < earliest
+            )
+        pairs = (
+            lonely.drop_nulls(list(keys))
+            .select(needed)
+            .join(right.select(needed), on=list(keys), suffix="_r")
         )
         pairs = pairs.filter(pl.col("uid") != pl.col("uid_r"))
         if corroborate:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from conftest import MOTHER_ID, MOTHER_ID_2, id_with_check
+from conftest import (
+    MOTHER_ID,
+    MOTHER_ID_2,
+    Recon,
+    hosp_row,
+    id_with_check,
+    police_row,
+    pop_row,
+    write_csv,
+    write_divisions,
+)
 
 from recon.link import Linked, link, prepare
 
@@ -294,3 +305,18 @@ def test_an_unnamed_repeat_of_a_single_birth_is_a_duplicate() -> None:
     )
     linked = link(rows)
     assert linked.duplicates.select("uid", "duplicate_of").rows() == [("pop:P2", "pop:P1")]
+
+
+def test_an_export_repeating_one_birth_thousands_of_times(recon: Recon, tmp_path: Path) -> None:
+    """Every repeat names the first report; the records are compared with the first
+    reports of their key only (link.REPEATS_COMPARED), not each with each."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    write_csv(inbox / "pop_births.csv", [pop_row(记录编号=f"P{i:05d}") for i in range(3000)])
+    write_csv(inbox / "hosp_deliveries.csv", [hosp_row()])
+    write_csv(inbox / "police_births.csv", [police_row()])
+    write_divisions(inbox)
+    assert recon.run(inbox, as_of=date(2024, 12, 31)).exit_code == 0
+    assert recon.query("SELECT category, duplicate_of, count(*) FROM cases GROUP BY ALL") == [
+        ("duplicate", "P00000", 2999)
+    ]
