@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import openpyxl
 import pytest
 from conftest import (
     MOTHER_ID_2,
@@ -21,7 +20,7 @@ from conftest import (
     write_csv,
     write_divisions,
 )
-from openpyxl.worksheet.worksheet import Worksheet
+from test_signoff import Sheet
 
 from recon import signoff
 from recon.cases import DEFAULT_ROLES
@@ -115,38 +114,9 @@ def import_in(con: duckdb.DuckDBPyConnection, path: Path, **kwargs: Any) -> sign
     return result
 
 
-class Book:
-    """The exported workbook's machine sheet (by name: it need not be the first)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.book = openpyxl.load_workbook(path)
-        sheet = self.book["工作清单"]
-        assert isinstance(sheet, Worksheet)
-        self.sheet = sheet
-        self.columns = {str(c.value): c.column for c in sheet[1]}
-        self.rows = {str(sheet.cell(row=r, column=1).value): r for r in range(2, sheet.max_row + 1)}
-
-    def cell(self, case_id: str, header: str) -> Any:
-        return self.sheet.cell(row=self.rows[case_id], column=self.columns[header])
-
-    def sign(self, case_id: str, n: int, name: str | None = None, when: Any = None) -> None:
-        self.cell(case_id, f"签字人{n}姓名").value = name or NAMES[n - 1]
-        self.cell(case_id, f"签字人{n}日期").value = when or date(2025, 1, n)
-        self.cell(case_id, f"签字人{n}意见").value = "同意"
-
-    def sign_all(self, case_id: str, upto: int = 6) -> None:
-        for n in range(1, upto + 1):
-            self.sign(case_id, n)
-
-    def save(self) -> Path:
-        self.book.save(self.path)
-        return self.path
-
-
 def test_swapped_case_ids_are_refused_naming_the_rows(store: Recon, tmp_path: Path) -> None:
     sex, fake = case_of(store, "misreported"), case_of(store, "fictitious")
-    book = Book(export(store, tmp_path / "w.xlsx"))
+    book = Sheet(export(store, tmp_path / "w.xlsx"))
     book.sign_all(sex)
     book.sign_all(fake, upto=2)
     # The case ids of the two rows swapped: each row's signatures now name the other case.
@@ -175,7 +145,7 @@ def test_an_edited_proposed_value_is_refused_and_the_rest_imported(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     sex, fake = case_of(con, "misreported"), case_of(con, "fictitious")
-    book = Book(export(con, tmp_path / "w.xlsx"))
+    book = Sheet(export(con, tmp_path / "w.xlsx"))
     book.sign_all(sex)
     book.sign_all(fake, upto=2)
     book.cell(sex, "建议值").value = "F"  # signed as F; the store would apply M
@@ -193,7 +163,7 @@ def test_workbook_labels_masked_ids_and_apostrophes_are_no_change(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     sex = case_of(con, "misreported")
-    book = Book(export(con, tmp_path / "w.xlsx"))
+    book = Sheet(export(con, tmp_path / "w.xlsx"))
     assert book.cell(sex, "类别").value == "错报"  # what the workbook shows, not the code
     book.cell(sex, "类别").value = "misreported"  # the CSV's spelling is as good
     book.cell(sex, "字段").value = "性别"
@@ -206,7 +176,7 @@ def test_a_row_without_its_fingerprint_is_refused(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     sex = case_of(con, "misreported")
-    book = Book(export(con, tmp_path / "w.xlsx"))
+    book = Sheet(export(con, tmp_path / "w.xlsx"))
     book.sign_all(sex, upto=2)
     book.cell(sex, "行指纹（请勿修改）").value = None
     result = import_in(con, book.save())
@@ -217,7 +187,7 @@ def test_a_row_without_its_fingerprint_is_refused(
 
 def test_one_person_may_not_sign_two_roles(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     sex, fake = case_of(con, "misreported"), case_of(con, "fictitious")
-    book = Book(export(con, tmp_path / "w.xlsx"))
+    book = Sheet(export(con, tmp_path / "w.xlsx"))
     book.sign_all(sex, upto=3)
     book.sign(sex, 2, name=" 王计生 ")  # the first signer again, spaces around
     book.sign(fake, 1, name="Wang  Jisheng")
@@ -233,7 +203,7 @@ def test_one_person_may_not_sign_two_roles(con: duckdb.DuckDBPyConnection, tmp_p
     assert signed_positions(con) == {sex: [1], fake: [1]}  # the 2nd and after refused
 
     # Against a signature imported earlier too, whatever the spacing or case.
-    again = Book(export(con, tmp_path / "again.xlsx"))
+    again = Sheet(export(con, tmp_path / "again.xlsx"))
     again.sign(fake, 2, name="wang jisheng")
     result = import_in(con, again.save())
     assert [(p.row, p.kind) for p in result.problems] == [(again.rows[fake], "signer_twice")]
@@ -249,7 +219,7 @@ def test_a_date_before_the_case_was_opened_is_refused(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     sex = case_of(con, "misreported")
-    book = Book(export(con, tmp_path / "w.xlsx"))
+    book = Sheet(export(con, tmp_path / "w.xlsx"))
     book.sign(sex, 1, when=date(1900, 1, 1))
     book.sign(sex, 2, when=date(2025, 1, 2))
     result = import_in(con, book.save())
@@ -278,7 +248,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(store: Recon, tmp_path: 
     assert "max_file_mb" in result.output and "nothing was imported" in result.output
 
     # A workbook that unpacks to far more than it weighs (a zip bomb) is never unpacked.
-    bomb = Book(export(store, tmp_path / "bomb.xlsx"))
+    bomb = Sheet(export(store, tmp_path / "bomb.xlsx"))
     bomb.sign_all(sex)
     bomb.save()
     with zipfile.ZipFile(bomb.path, "a", zipfile.ZIP_DEFLATED) as archive:
@@ -293,7 +263,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(store: Recon, tmp_path: 
     assert result.exit_code == 3 and "不是 zip 文件" in result.output
 
     # More rows than max_rows: refused whole, naming the first row past the limit.
-    rows = Book(export(store, tmp_path / "rows.xlsx"))
+    rows = Sheet(export(store, tmp_path / "rows.xlsx"))
     rows.sign_all(sex)
     rows.save()
     result = import_(store, rows.path, "--config", str(config))
@@ -334,7 +304,7 @@ def test_problems_are_summarised_and_written_in_full(store: Recon, tmp_path: Pat
     sex, fake = case_of(store, "misreported"), case_of(store, "fictitious")
     config = tmp_path / "recon.toml"
     config.write_text("[signoff]\nproblems_shown = 1\n", encoding="utf-8")
-    book = Book(export(store, tmp_path / "w.xlsx"))
+    book = Sheet(export(store, tmp_path / "w.xlsx"))
     book.sign(sex, 1, when=date(1900, 1, 1))
     book.sign(fake, 1)
     book.cell(fake, "现值").value = "=HYPERLINK(1)"
@@ -366,7 +336,7 @@ def test_a_whole_file_refusal_leaves_the_store_as_it_was(
     con: duckdb.DuckDBPyConnection,
     tmp_path: Path,
 ) -> None:
-    book = Book(export(con, tmp_path / "w.xlsx"))
+    book = Sheet(export(con, tmp_path / "w.xlsx"))
     book.sign_all(case_of(con, "misreported"))
     book.save()
     with pytest.raises(SignoffError, match="行数上限 1 行"):
