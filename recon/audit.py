@@ -7,11 +7,13 @@ Editing, deleting, reordering or inserting an entry therefore breaks the chain a
 entry, and `verify` names the first entry where it breaks.
 
 What the chain cannot show by itself: entries cut off the END of the log (the last
-remaining entry still verifies). Record `head(con)` somewhere else (run.json, a report)
-to detect that.
+remaining entry still verifies), or a log rewritten whole. The heads recorded outside
+the store (recon/heads.py) show both.
 
-Details never contain personal data: callers pass ids of cases, files, runs and exports
-only (e.g. {"case_id": ..., "position": 3, "decision": "同意"}), never names or id numbers.
+Details never contain data about a birth or a family: callers pass ids of cases, files,
+runs and exports, digests, statuses and positions, never a child's or mother's name or
+an id number. A signature's entry holds the signer's name, date, decision and reason:
+the official act itself, which must be in the chain so that editing it shows.
 
 The functions work inside the caller's open transaction: they neither begin nor commit, so
 the entries are written or rolled back together with the change they record.

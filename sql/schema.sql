@@ -324,7 +324,8 @@ CREATE TABLE IF NOT EXISTS corrected_pop (
 -- The audit log (recon audit verify): append-only and hash-chained. Every signature and
 -- every status change is an entry. hash = SHA-256 of the canonical JSON of the entry plus
 -- prev_hash (see recon/audit.py); seq starts at 1, the first prev_hash is 64 zeros.
--- details holds ids of cases, files and runs only, never personal data.
+-- details holds ids, digests and statuses, never data about a birth; a signature's entry
+-- holds the signer's name, date, decision and reason (recon/signoff/common.py).
 CREATE TABLE IF NOT EXISTS audit_log (
     seq       BIGINT PRIMARY KEY,
     "at"      TIMESTAMP NOT NULL,  -- quoted: AT is a keyword in DuckDB
