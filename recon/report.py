@@ -124,7 +124,7 @@ def build(con: duckdb.DuckDBPyConnection, config: Config, full_id: bool = False)
         "ids_masked": not full_id,
         "deadlines_days": figures.deadlines,
         # The first section: what the register holds once the water is squeezed out.
-        "squeeze": squeeze.build(con, figures.deadlines["pop"], rep.srb_low, rep.srb_high),
+        "squeeze": squeeze.build(con, figures.deadlines["pop"], rep.srb_low, rep.srb_high, as_of),
         "feeds": _feeds(figures, mask),
         "reconciliation": _reconciliation(figures, township_names),
         "sex_ratio": _sex_ratios(figures, township_names, rep.srb_low, rep.srb_high),

@@ -10,6 +10,7 @@ corrections ledger (sql/metrics/squeeze.sql and neighbours), not from corrected_
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -48,16 +49,27 @@ def definitions(pop_days: int) -> dict[str, str]:
         "÷ 登记记录",
         "timeliness": f"上报及时率 = 出生后 {pop_days} 天内录入（上报日期 − 出生日期 ≤ "
         f"{pop_days} 天）的登记记录 ÷ 已录入的登记记录",
-        "ranking": "县级部门每月按这两项指标给乡镇排名（一月一排名）；上表按截至数据日的"
-        "全部登记记录计算，名次 1 为最好",
+        "ranking": "县级部门每月按这两项指标给乡镇排名（一月一排名）：“本月”只计数据日所在月份"
+        "内上报的登记记录，“累计”计截至数据日的全部登记记录；名次 1 为最好",
         "moves": "区划错报（登记在另一乡镇）不在乡镇之间移动出生，只计入准确率",
     }
 
 
-def build(con: duckdb.DuckDBPyConnection, pop_days: int, low: float, high: float) -> dict[str, Any]:
-    """The first section's figures, JSON-able (metrics.json `squeeze`)."""
+def build(
+    con: duckdb.DuckDBPyConnection, pop_days: int, low: float, high: float, as_of: date
+) -> dict[str, Any]:
+    """The first section's figures, JSON-able (metrics.json `squeeze`).
+
+    Accuracy and timeliness are given to date and for the as-of month (the records reported
+    in it), each with the townships' ranks: county offices rank townships every month.
+    """
+    month_start = as_of.replace(day=1)
     counts = query_frame(con, sql("metrics/squeeze"))
-    shares = query_frame(con, sql("metrics/township_accuracy"), {"pop_days": pop_days})
+    shares = query_frame(
+        con,
+        sql("metrics/township_accuracy"),
+        {"pop_days": pop_days, "month_start": month_start, "as_of": as_of},
+    )
     applied = query_frame(con, sql("metrics/applied_corrections"))
     names = {
         code: name for code, name, _ in query_frame(con, sql("metrics/division_names")).iter_rows()
@@ -80,7 +92,11 @@ def build(con: duckdb.DuckDBPyConnection, pop_days: int, low: float, high: float
             name = NO_TOWNSHIP
         else:
             name = names.get(code, f"未知乡镇（{code}）")
-        share = by_township.get(code, {"records": 0, "accurate": 0, "timely": 0})
+        share = by_township.get(
+            code,
+            {"records": 0, "accurate": 0, "timely": 0, "records_month": 0,
+             "accurate_month": 0, "timely_month": 0},
+        )  # fmt: skip
         night = _verified(r["reported"], r["fictitious"], r["duplicate"], r["missing"])
         corrected = _verified(
             r["reported"], r["fictitious_applied"], r["duplicate_applied"], r["missing_applied"]
@@ -99,6 +115,8 @@ def build(con: duckdb.DuckDBPyConnection, pop_days: int, low: float, high: float
                 },
                 "accuracy": _share(share["accurate"], share["records"]),
                 "timeliness": _share(share["timely"], share["records"]),
+                "accuracy_month": _share(share["accurate_month"], share["records_month"]),
+                "timeliness_month": _share(share["timely_month"], share["records_month"]),
                 "applied": (
                     sum(applied_here.values()) if code is None else applied_here.get(code, 0)
                 ),
@@ -108,10 +126,11 @@ def build(con: duckdb.DuckDBPyConnection, pop_days: int, low: float, high: float
     townships = sorted((r for r in rows if r["township"] is not None), key=lambda r: r["township"])
     # Only real townships are ranked; records placed at the county only are no township's.
     ranked = [r for r in townships if _is_township(r["township"])]
-    for key in ("accuracy", "timeliness"):
+    for key in ("accuracy", "timeliness", "accuracy_month", "timeliness_month"):
         _rank(ranked, key)
     return {
         "definitions": definitions(pop_days),
+        "month": {"from": month_start.isoformat(), "to": as_of.isoformat()},
         "normal_range": [low, high],
         "county": county or _empty(),
         "townships": townships,

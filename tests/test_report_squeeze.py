@@ -237,6 +237,25 @@ def test_accuracy_and_timeliness_of_reporting(nights: dict[str, Any]) -> None:
     assert rows[LIUJI]["timeliness"]["share"] == pytest.approx(2 / 3, abs=1e-4)
 
 
+def test_the_months_ranking_counts_the_records_reported_in_it(nights: dict[str, Any]) -> None:
+    """一月一排名: the as-of month (December 2024) holds no report on the first night; once
+    the register enters birth 9 on 2024-12-20 (214 days after it), 刘集镇's month is one
+    record, accurate but late, and 张湾街道 reported nothing to rank."""
+    first = rows_of(nights["first"][0])
+    assert first[LIUJI]["accuracy_month"]["records"] == 0
+    assert first[LIUJI]["accuracy_month"]["rank"] is None
+    data = nights["caught_up"][0]["squeeze"]
+    assert data["month"] == {"from": "2024-12-01", "to": "2024-12-31"}
+    rows = rows_of(nights["caught_up"][0])
+    month = rows[LIUJI]["accuracy_month"], rows[LIUJI]["timeliness_month"]
+    assert [(m["count"], m["records"], m["rank"]) for m in month] == [(1, 1, 1), (0, 1, 1)]
+    assert rows[ZHANGWAN]["accuracy_month"] == {
+        "count": 0, "records": 0, "share": None, "rank": None,
+    }  # fmt: skip
+    assert rows[None]["timeliness_month"]["records"] == 1
+    assert "本月（2024-12-01 至 2024-12-31 上报）" in nights["caught_up"][1]
+
+
 def test_after_apply_the_corrected_figures_count_applied_cases_only(
     nights: dict[str, Any],
 ) -> None:
