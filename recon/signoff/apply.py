@@ -30,6 +30,7 @@ from recon.signoff.common import (
     ApplyResult,
     case_digest,
     now,
+    signed_digests,
     transition,
 )
 from recon.store import execute_script, query_frame, scalar
@@ -69,11 +70,11 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
             "ORDER BY case_id"
         ).fetchall()
     }
-    signed_digests = _signed_digests(con)
+    digests = signed_digests(con)
     ready: list[dict[str, Any]] = []
     for case in candidates.iter_rows(named=True):
         case_id = case["case_id"]
-        if signed_digests.get(case_id) != {case_digest(case)}:
+        if digests.get(case_id) != {case_digest(case)}:
             refused[case_id] = "案件内容与签字时不符（签字后被改动）"
             continue
         record: dict[str, Any] | None = None
@@ -158,15 +159,6 @@ def corrections_table(
         for part, name in (("role", "role"), ("name", "name"), ("signed_on", "date"))
     ]
     return frame.with_columns(signers).drop("signatures")
-
-
-def _signed_digests(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """Per case, the case digests its signatures' audit entries name."""
-    rows = con.execute(
-        "SELECT subject, list_distinct(list(details ->> 'case_digest')) FROM audit_log "
-        "WHERE action = 'signature' GROUP BY subject"
-    ).fetchall()
-    return {case_id: {d for d in digests if d is not None} for case_id, digests in rows}
 
 
 def _pop_record(con: duckdb.DuckDBPyConnection, record_id: str | None) -> dict[str, Any] | None:

@@ -334,3 +334,15 @@ def english_columns(roles: Sequence[str]) -> list[str]:
 def chinese_columns(roles: Sequence[str]) -> list[str]:
     sig = [f"签字人{n}{PART_ZH[p]}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
     return [*(HEADERS_ZH[c] for c in CASE_COLUMNS), *sig, HEADERS_ZH[ROW_FINGERPRINT]]
+
+
+def signed_digests(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Per case, the case digests its signatures' audit entries name (`case_digest`).
+
+    Entries written before signatures carried the digest name none: such a case is absent.
+    """
+    rows = con.execute(
+        "SELECT subject, list_distinct(list(details ->> 'case_digest')) FROM audit_log "
+        "WHERE action = 'signature' AND json_exists(details, '$.case_digest') GROUP BY subject"
+    ).fetchall()
+    return {case_id: set(digests) for case_id, digests in rows}

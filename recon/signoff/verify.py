@@ -13,7 +13,12 @@ import duckdb
 
 from recon.resources import sql
 from recon.signoff.apply import correction_digest
-from recon.signoff.common import DIGEST_COLUMNS, case_digest, status_violations
+from recon.signoff.common import (
+    DIGEST_COLUMNS,
+    case_digest,
+    signed_digests,
+    status_violations,
+)
 from recon.store import query_frame
 
 PROBLEM_ZH = {
@@ -83,24 +88,18 @@ def _ledger(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _signed_content(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Cases signed off whose content is no longer the content their signatures name."""
-    signed = query_frame(
-        con,
-        "SELECT subject AS case_id, list_distinct(list(details ->> 'case_digest')) AS digests "
-        "FROM audit_log WHERE action = 'signature' AND json_exists(details, '$.case_digest') "
-        "GROUP BY subject",
-    )
-    if signed.is_empty():
+    digests = signed_digests(con)
+    if not digests:
         return []
     cases = query_frame(
         con,
         f"SELECT {', '.join(DIGEST_COLUMNS)} FROM cases "
         "WHERE list_contains($ids, case_id) ORDER BY case_id",
-        {"ids": signed["case_id"].to_list()},
+        {"ids": sorted(digests)},
     )
-    digests = dict(zip(signed["case_id"], signed["digests"], strict=True))
     return [
         f"案件 {case['case_id']} 的内容与签字时不符（签字后被改动）"
         f" (case {case['case_id']} changed after it was signed)"
         for case in cases.iter_rows(named=True)
-        if list(digests[case["case_id"]]) != [case_digest(case)]
+        if digests[case["case_id"]] != {case_digest(case)}
     ]
