@@ -200,12 +200,8 @@ def run(
                 result = replace(result, timings_s=timer.as_dict())
                 # The night's files appear together in out/, never beside the last night's.
                 with output_set(out_dir, keep_out=db_path) as staging:
-                    _write_outputs(con, result, staging, config.roles)
-                outputs = {
-                    "worklist": out_dir / "worklist.csv",
-                    "quarantine": out_dir / "quarantine.csv",
-                    "run": out_dir / "run.json",
-                }
+                    written = _write_outputs(con, result, staging, config.roles)
+                outputs = {kind: out_dir / path.name for kind, path in written.items()}
         finally:
             con.close()
     return replace(result, outputs=outputs, timings_s=timer.as_dict())
