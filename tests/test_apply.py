@@ -91,47 +91,23 @@ def night(root: Path) -> Path:
         )
     )
     # D: in every feed, and the register twice -> duplicate / pop (the later report).
-    for feed_rows, row in (
-        (
-            hosp,
-            hosp_row(
-                登记编号="H-D",
-                产妇姓名="吴霞",
-                产妇公民身份号码=mother(4),
-                出生医学证明编号="Q420000004",
-            ),
-        ),
-        (
-            police,
-            police_row(
-                公民身份号码=child(4),
-                姓名="吴四",
-                母亲姓名="吴霞",
-                母亲公民身份号码=mother(4),
-                出生医学证明编号="Q420000004",
-            ),
-        ),
-    ):
-        feed_rows.append(row)
-    pop.append(
-        pop_row(
-            记录编号="P-D1",
-            姓名="吴四",
-            公民身份号码=child(4),
-            母亲姓名="吴霞",
-            母亲公民身份号码=mother(4),
+    hosp.append(
+        hosp_row(
+            登记编号="H-D", 产妇姓名="吴霞", 产妇公民身份号码=mother(4),
+            出生医学证明编号="Q420000004",
         )
-    )
-    pop.append(
-        pop_row(
-            记录编号="P-D2",
-            姓名="吴四",
-            公民身份号码=child(4),
-            母亲姓名="吴霞",
-            母亲公民身份号码=mother(4),
-            上报日期="2024-06-01",
+    )  # fmt: skip
+    police.append(
+        police_row(
+            公民身份号码=child(4), 姓名="吴四", 母亲姓名="吴霞", 母亲公民身份号码=mother(4),
+            出生医学证明编号="Q420000004",
         )
-    )
+    )  # fmt: skip
+    first = pop_row(
+        记录编号="P-D1", 姓名="吴四", 公民身份号码=child(4), 母亲姓名="吴霞",
+        母亲公民身份号码=mother(4),
+    )  # fmt: skip
+    pop += [first, {**first, "记录编号": "P-D2", "上报日期": "2024-06-01"}]
     # E, F, G: one feed's sex against the two others -> misreported pop, police, hosp.
     for n, wrong in ((5, "pop"), (6, "police"), (7, "hosp")):
         sex = {f: ("女" if f == wrong else "男") for f in ("pop", "police", "hosp")}
