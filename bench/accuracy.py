@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from recon.evaluate import (
+from recon_sim.evaluate import (
     decidable_only,
     expected_findings,
     found_findings,

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon.evaluate import decidable_only, expected_findings, found_findings, score
+from recon_sim.evaluate import decidable_only, expected_findings, found_findings, score
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -88,8 +88,8 @@ def pairwise_f1(clusters: pl.DataFrame, truth_records: pl.DataFrame) -> dict[str
 def read_feeds(inbox: Path) -> pl.DataFrame:
     """The three feeds in one frame of canonical columns, minimal cleaning."""
     from recon.config import load_config
-    from recon.ingest import discover, read_feed
-    from recon.normalize import normalise
+    from recon.ingest.normalize import normalise
+    from recon.ingest.read import discover, read_feed
 
     config = load_config(None)
     frames = []

@@ -56,7 +56,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import polars as pl
 
-from recon.feeds import FEED_SPECS, Feed, FeedName
+from recon.ingest.feeds import FEED_SPECS, Feed, FeedName
 
 # Rule names (English, stable): stored with every result.
 KEY_UNIQUE = "key_unique"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from recon.feeds import HOSP
+from recon.ingest.feeds import HOSP
 
 from .rules import (
     WARNING,

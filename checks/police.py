@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from recon.feeds import POLICE
+from recon.ingest.feeds import POLICE
 
 from .rules import (
     WARNING,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recon.feeds import POP
+from recon.ingest.feeds import POP
 
 from .rules import (
     Rule,

@@ -18,8 +18,8 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from recon.config import CheckLimits as Limits
-from recon.feeds import Feed, Kind
-from recon.normalize import BAD, id_check_ok
+from recon.ingest.feeds import Feed, Kind
+from recon.ingest.normalize import BAD, id_check_ok
 
 Severity = Literal["quarantine", "warning"]
 QUARANTINE: Severity = "quarantine"

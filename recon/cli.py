@@ -14,9 +14,9 @@ import typer
 
 from recon import __version__
 from recon.config import ConfigError, load_config
-from recon.ingest import InputError
-from recon.labels import FEED_LABELS
-from recon.store import StoreBusy
+from recon.ingest.read import InputError
+from recon.store.connection import StoreBusy
+from recon.vocabulary import FEED_LABELS
 
 HospFormat = Literal["auto", "xlsx", "csv", "parquet"]
 
@@ -115,7 +115,7 @@ def _store_errors() -> Iterator[None]:
 
 def _read_only(db: Path, settings: Any, wait: float = 0) -> Any:
     """The store, read-only, for commands that only look (report, audit verify)."""
-    from recon.store import connect
+    from recon.store.connection import connect
 
     if not db.exists():
         raise _fail(EXIT_USAGE, f"{db} does not exist: run `recon run` first")
@@ -247,8 +247,8 @@ def worklist_export(
 ) -> None:
     """Write the open cases of a township or village, with six signature blocks each."""
     from recon.console import console
-    from recon.heads import anchored
     from recon.signoff import SignoffError, export_worklist
+    from recon.store.heads import anchored
 
     if fmt not in ("xlsx", "csv"):
         raise _fail(EXIT_USAGE, f"--format {fmt!r}: use xlsx or csv")
@@ -286,9 +286,9 @@ def worklist_import(
     from rich.text import Text
 
     from recon.console import console
-    from recon.heads import anchored
     from recon.signoff import SignoffError, import_worklist
     from recon.signoff.importer import write_problems
+    from recon.store.heads import anchored
 
     settings = _settings(config)
     limits = settings.signoff
@@ -344,8 +344,8 @@ def apply_corrections(
     Corrections of police and hospital records go out with `recon corrections export`.
     """
     from recon.console import console
-    from recon.heads import anchored
     from recon.signoff import SignoffError, apply
+    from recon.store.heads import anchored
 
     settings = _settings(config)
     try:
@@ -391,9 +391,9 @@ def corrections_export(
     only corrections no earlier notice held; every notice is recorded in the audit log.
     """
     from recon.console import console
-    from recon.heads import anchored
     from recon.signoff import SignoffError
     from recon.signoff.notice import export_notice
+    from recon.store.heads import anchored
 
     if target not in ("police", "hosp"):
         raise _fail(EXIT_USAGE, f"--target {target!r}: use police or hosp")
@@ -431,8 +431,8 @@ def report(
     """
     import duckdb
 
-    from recon import report as report_module
     from recon.console import console
+    from recon.report import build as report_module
 
     settings = _settings(config)
     con = _read_only(db, settings, wait)
@@ -484,9 +484,9 @@ def audit_verify(
     in the log, so nothing was cut from its end or rewritten. Exit 0 intact, exit 1
     naming the first disagreement.
     """
-    from recon import audit, heads
     from recon.console import console
     from recon.signoff.verify import disagreements
+    from recon.store import audit, heads
 
     settings = _settings(config)
     anchor_file = heads_file or heads.path_for(db, settings.heads_path)
@@ -623,8 +623,8 @@ def generate(
     truth/manifest.json records the profile and every resolved rate.
     """
     from recon.console import generate_summary, progress_bar
-    from recon.generate import PROFILES, misreport_rates
-    from recon.generate import generate as make_feeds
+    from recon_sim.generate import PROFILES, misreport_rates
+    from recon_sim.generate import generate as make_feeds
 
     if hosp_format not in ("auto", "xlsx", "csv", "parquet"):
         raise _fail(EXIT_USAGE, f"--hosp-format {hosp_format!r}: use auto, xlsx, csv or parquet")

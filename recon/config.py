@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from recon.evidence import EvidencePolicy, check_authority, check_confidence
-from recon.feeds import FEED_SPECS
-from recon.store import size_setting
+from recon.ingest.feeds import FEED_SPECS
+from recon.reconcile.evidence import EvidencePolicy, check_authority, check_confidence
+from recon.store.connection import size_setting
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 LOCAL_CONFIG = "recon.toml"

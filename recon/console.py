@@ -18,9 +18,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from recon.labels import CATEGORY_LABELS, FEED_LABELS
 from recon.run import Progress as ProgressCallback
 from recon.run import RunResult
+from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS
 
 PLAIN_WIDTH = 4096  # columns when not on a terminal: wide enough that nothing is cut
 

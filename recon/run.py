@@ -21,20 +21,22 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import __version__, audit, heads, metrics
-from recon.cases import update_cases, worklist
+from recon import __version__
+from recon.cases.update import update_cases, worklist
 from recon.config import Config
-from recon.divisions import read_divisions
-from recon.ingest import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
-from recon.labels import FEED_LABELS
-from recon.link import link, prepare
-from recon.normalize import normalise
+from recon.ingest.divisions import read_divisions
+from recon.ingest.normalize import normalise
+from recon.ingest.read import Inbox, InboxFile, InputError, discover, read_feed, sha256_of
+from recon.link.exact import link, prepare
 from recon.outputs import output_set, write_csv, write_json
-from recon.reconcile import Deadlines, depends_on, reconcile
+from recon.reconcile.findings import Deadlines, depends_on, reconcile
+from recon.report import metrics
 from recon.resources import checks_module, sql
-from recon.store import Notice, connect, create_schema, exclusive, query_frame, scalar
-from recon.validate import validate
+from recon.store import audit, heads
+from recon.store.connection import Notice, connect, create_schema, exclusive, query_frame, scalar
+from recon.validate.rules import validate
 from recon.versions import versions
+from recon.vocabulary import FEED_LABELS
 
 Progress = Callable[[str, int, int], None]  # (what is happening, steps done, steps in all)
 FILE_STEPS = 4  # per inbox file: read, validate, expectations, store
@@ -376,7 +378,7 @@ def _known_divisions(con: duckdb.DuckDBPyConnection) -> frozenset[str] | None:
 def _expectations(
     con: duckdb.DuckDBPyConnection, inbox_file: InboxFile, canonical: pl.DataFrame, config: Config
 ) -> list[Any]:
-    from recon.expectations import check_feed  # Great Expectations is slow to import
+    from recon.validate.expectations import check_feed  # Great Expectations is slow to import
 
     thresholds = checks_module("expectations").ExpectationThresholds(**config.expectations)
     previous_rows = scalar(
@@ -433,7 +435,7 @@ def _store_file(
     con.unregister("incoming")
 
     if outcomes:
-        from recon.expectations import outcomes_frame
+        from recon.validate.expectations import outcomes_frame
 
         con.register("incoming", outcomes_frame(outcomes).to_arrow())
         con.execute(
@@ -538,7 +540,7 @@ def _fuzzy_pairs(
     Until `recon link train` has stored a model trained on the county's own records, the
     model shipped with recon (trained on generated feeds) is used.
     """
-    from recon import fuzzy  # Splink is imported only when it is used
+    from recon.link import fuzzy  # Splink is imported only when it is used
 
     model = fuzzy.load_model(con) or default_model()
 
@@ -560,11 +562,11 @@ def _fuzzy_pairs(
 
 TRAINING_SAMPLE = 300_000  # records; EM needs far fewer than a county's million
 MIN_TRAINING_RECORDS = 2_000
-DEFAULT_MODEL = Path(__file__).with_name("link_model.json")
+DEFAULT_MODEL = Path(__file__).parent / "link" / "link_model.json"
 
 
 def default_model() -> Any:
-    from recon import fuzzy
+    from recon.link import fuzzy
 
     data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
     return fuzzy.LinkModel(
@@ -577,7 +579,7 @@ def default_model() -> Any:
 
 def train_model(records: pl.DataFrame, config: Config) -> Any:
     """Train the Splink model on (a sample of) the county's records."""
-    from recon import fuzzy
+    from recon.link import fuzzy
 
     if records.height < MIN_TRAINING_RECORDS:
         raise ValueError(
@@ -594,7 +596,7 @@ def train_model(records: pl.DataFrame, config: Config) -> Any:
 
 def train_and_store(db_path: Path, config: Config, model_out: Path | None = None) -> Any:
     """`recon link train`: train on the store's current records and keep the model there."""
-    from recon import fuzzy
+    from recon.link import fuzzy
 
     with exclusive(db_path):
         if not db_path.exists():

@@ -16,7 +16,7 @@ from stdnum.cn import ric
 from typer.testing import CliRunner
 
 from recon.cli import app
-from recon.feeds import FEED_SPECS
+from recon.ingest.feeds import FEED_SPECS
 
 AS_OF = date(2024, 12, 31)
 

@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 from conftest import Recon
 
-from recon.evaluate import decidable_only, expected_findings, found_findings, score
-from recon.evidence import DEFAULT_CONFIDENCE
-from recon.generate import generate
+from recon.reconcile.evidence import DEFAULT_CONFIDENCE
+from recon_sim.evaluate import decidable_only, expected_findings, found_findings, score
+from recon_sim.generate import generate
 
 AS_OF = date(2026, 10, 31)
 BIRTHS = 12_000

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from recon import audit
-from recon.store import create_schema
+from recon.store import audit
+from recon.store.connection import create_schema
 
 AT = datetime(2024, 12, 31, 8, 0, 0)
 

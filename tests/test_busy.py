@@ -17,7 +17,7 @@ HOLD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from recon.config import load_config
-    from recon.store import connect, exclusive
+    from recon.store.connection import connect, exclusive
     db = Path(sys.argv[1])
     with exclusive(db):
         con = connect(db, load_config().store)  # a writer, as `recon run` holds it

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from recon import charts
+from recon.report import charts
 
 NS = "{http://www.w3.org/2000/svg}"
 TITLE = "标题 <测试> & 图"

@@ -9,10 +9,10 @@ import pytest
 from conftest import AS_OF, DIVISIONS, MOTHER_ID, ROWS, id_with_check, write_csv
 
 from recon.config import CheckLimits, load_config
-from recon.ingest import InboxFile, read_feed
-from recon.normalize import normalise
+from recon.ingest.normalize import normalise
+from recon.ingest.read import InboxFile, read_feed
 from recon.resources import checks_module
-from recon.validate import Validated, validate
+from recon.validate.rules import Validated, validate
 
 
 def check(tmp_path: Path, feed: str, rows: list[dict[str, Any]]) -> Validated:

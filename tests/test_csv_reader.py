@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from recon.ingest import _read_csv_exact, read_csv_records
+from recon.ingest.read import _read_csv_exact, read_csv_records
 
 PIECES = [
     "张伟",

@@ -20,7 +20,7 @@ from conftest import (
 )
 
 from recon.config import ConfigError, load_config
-from recon.evidence import DEFAULT_CONFIDENCE
+from recon.reconcile.evidence import DEFAULT_CONFIDENCE
 
 AS_OF = date(2024, 12, 31)
 

@@ -12,9 +12,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from recon import expectations as rx
-from recon.expectations import ExpectationOutcome, check_feed, outcomes_frame
-from recon.feeds import FEED_SPECS, Column
+from recon.ingest.feeds import FEED_SPECS, Column
+from recon.validate import expectations as rx
+from recon.validate.expectations import ExpectationOutcome, check_feed, outcomes_frame
 
 NAME_MARK = "张秘密"  # a personal value that must never reach a stored result
 ID_MARK = "420601199001011234"

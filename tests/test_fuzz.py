@@ -40,7 +40,7 @@ import openpyxl
 import polars as pl
 from conftest import Recon, hosp_row, id_with_check, police_row, pop_row, write_csv, write_divisions
 
-from recon.feeds import FEED_SPECS
+from recon.ingest.feeds import FEED_SPECS
 
 SEED = 20261123
 CASES = 240

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from stdnum.cn import ric
 
-from recon.fuzzy import (
+from recon.link.fuzzy import (
     LINK_FRAME_SCHEMA,
     LinkModel,
     load_model,

@@ -9,10 +9,10 @@ import pytest
 from conftest import AS_OF, ROWS, write_csv
 
 from recon.config import CheckLimits, load_config
-from recon.ingest import InboxFile, read_feed
-from recon.normalize import normalise
+from recon.ingest.normalize import normalise
+from recon.ingest.read import InboxFile, read_feed
 from recon.resources import checks_module
-from recon.validate import validate
+from recon.validate.rules import validate
 
 ALPHABET = "0123456789０１２３年月日-/.:Xx 　男女未知活产死产出生登记补录=+@\t\"',\n"
 

@@ -15,8 +15,8 @@ from stdnum.cn import ric
 from typer.testing import CliRunner
 
 from recon.cli import app
-from recon.feeds import FEED_SPECS, FEEDS
-from recon.generate import MISREPORT_KEYS, PROFILES, GenerateSummary, generate
+from recon.ingest.feeds import FEED_SPECS, FEEDS
+from recon_sim.generate import MISREPORT_KEYS, PROFILES, GenerateSummary, generate
 
 BIRTHS = 2000
 AS_OF = date(2026, 10, 31)

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from conftest import Recon
 
-from recon.generate import generate
+from recon_sim.generate import generate
 
 AS_OF = date(2026, 10, 31)
 

@@ -21,8 +21,8 @@ from conftest import (
 )
 
 from recon.config import load_config
-from recon.ingest import InboxFile, InputError, read_feed
-from recon.normalize import normalise
+from recon.ingest.normalize import normalise
+from recon.ingest.read import InboxFile, InputError, read_feed
 
 
 def read(path: Path, feed: str) -> pl.DataFrame:

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from recon.generate import DEFAULT_AS_OF, generate
+from recon_sim.generate import DEFAULT_AS_OF, generate
 
 NIGHT_FILES = ("worklist.csv", "quarantine.csv")
 # Before the commit: a share of an uninterrupted night's time. After it: seconds after the

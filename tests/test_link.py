@@ -20,7 +20,7 @@ from conftest import (
     write_divisions,
 )
 
-from recon.link import Linked, link, prepare
+from recon.link.exact import Linked, link, prepare
 
 DAY = date(2024, 3, 5)
 CHILD = id_with_check("42060720240305001")
@@ -196,7 +196,7 @@ def test_fuzzy_pairs_far_below_the_threshold_are_not_taken() -> None:
 
 
 def _shipped_model_pairs(residual: pl.DataFrame) -> pl.DataFrame:
-    from recon import fuzzy
+    from recon.link import fuzzy
     from recon.run import default_model, fuzzy_frame
 
     found = fuzzy.predict(

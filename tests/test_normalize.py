@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from stdnum.cn import ric
 
-from recon.feeds import Column, Kind
-from recon.normalize import canonical, id_check_char, text, unreadable
+from recon.ingest.feeds import Column, Kind
+from recon.ingest.normalize import canonical, id_check_char, text, unreadable
 
 
 def apply(kind: Kind, values: list[str | None]) -> tuple[list[object], list[bool]]:

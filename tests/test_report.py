@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 from conftest import Recon
 
-from recon.generate import generate
-from recon.report import mask_ids
+from recon.report.build import mask_ids
+from recon_sim.generate import generate
 
 AS_OF = date(2026, 10, 31)
 SVG_NS = "http://www.w3.org/2000/svg"

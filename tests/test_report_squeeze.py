@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import Recon, hosp_row, id_with_check, police_row, pop_row, write_csv, write_divisions
 
-from recon.generate import generate
+from recon_sim.generate import generate
 
 AS_OF = date(2024, 12, 31)
 ZHANGWAN, LIUJI = "420607101000", "420607102000"  # 张湾街道, 刘集镇 (conftest DIVISIONS)

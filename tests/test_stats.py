@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from recon.stats import (
+from recon.report.stats import (
     OBSERVED_CELLS,
     cells_from_flags,
     chapman,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from recon.store import execute_script
+from recon.store.connection import execute_script
 
 SCRIPT = """
 CREATE TEMP TABLE notes (run_id INTEGER, note VARCHAR);

@@ -14,7 +14,7 @@ import pytest
 from conftest import Recon
 from test_apply import AS_OF, case_ids, night, sign
 
-from recon import audit
+from recon.store import audit
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import audit, proposal
 from recon.outputs import output_set, write_csv
+from recon.reconcile import proposal
 from recon.resources import sql
 from recon.signoff.common import (
     DIGEST_COLUMNS,
@@ -33,7 +33,8 @@ from recon.signoff.common import (
     signed_digests,
     transition,
 )
-from recon.store import execute_script, query_frame, scalar
+from recon.store import audit
+from recon.store.connection import execute_script, query_frame, scalar
 
 LEDGER_COLUMNS = (
     "case_id", "category", "target_system", "action", "record_id", "field", "old_value",

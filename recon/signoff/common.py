@@ -20,11 +20,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import audit
-from recon.cases import SIGNATURE_PARTS
-from recon.labels import CATEGORY_LABELS, FEED_LABELS
+from recon.cases.update import SIGNATURE_PARTS
 from recon.resources import sql
-from recon.store import scalar
+from recon.store import audit
+from recon.store.connection import scalar
+from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS
 
 AGREE = "同意"
 DISAGREE = "不同意"

@@ -19,8 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recon import audit
-from recon.cases import DEFAULT_ROLES
+from recon.cases.update import DEFAULT_ROLES
 from recon.masking import mask_ids as mask_id
 from recon.outputs import save_workbook, write_csv
 from recon.resources import sql
@@ -51,7 +50,8 @@ from recon.signoff.common import (
     stored_signatures,
 )
 from recon.signoff.form import Place, safe_text, set_default_font, write_form
-from recon.store import query_frame
+from recon.store import audit
+from recon.store.connection import query_frame
 
 # --------------------------------------------------------------------------------------
 # Export

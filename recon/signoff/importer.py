@@ -15,8 +15,7 @@ import duckdb
 import openpyxl
 import polars as pl
 
-from recon import audit
-from recon.cases import DEFAULT_ROLES, SIGNATURE_PARTS
+from recon.cases.update import DEFAULT_ROLES, SIGNATURE_PARTS
 from recon.masking import mask_ids as mask_id
 from recon.outputs import FORMULA_STARTS, write_csv
 from recon.signoff.common import (
@@ -47,7 +46,8 @@ from recon.signoff.common import (
     stored_signatures,
     transition,
 )
-from recon.store import query_frame, scalar
+from recon.store import audit
+from recon.store.connection import query_frame, scalar
 
 MB = 1024 * 1024
 # A workbook's parts, unpacked, may be this many times `max_file_mb`: sheet XML packs

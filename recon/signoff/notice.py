@@ -20,11 +20,11 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recon import audit
 from recon.outputs import save_workbook
 from recon.signoff.apply import corrections_table
 from recon.signoff.common import CATEGORY_ZH, FIELD_ZH, TARGET_ZH, SignoffError, now
 from recon.signoff.form import row_height, safe_text, set_default_font
+from recon.store import audit
 
 ACTION_ZH = {"add": "新增登记", "update": "更正", "remove": "注销"}
 DEPARTMENT_ZH = {"police": "公安机关户籍管理部门", "hosp": "助产机构（住院分娩登记）"}

@@ -19,7 +19,7 @@ from recon.signoff.common import (
     signed_digests,
     status_violations,
 )
-from recon.store import query_frame
+from recon.store.connection import query_frame
 
 PROBLEM_ZH = {
     "not_in_chain": "在库中但审计日志没有记录（被直接写入）",

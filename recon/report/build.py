@@ -20,14 +20,15 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
-from recon import __version__, charts, metrics, squeeze, stats
+from recon import __version__
 from recon.config import Config
-from recon.feeds import FEED_SPECS
-from recon.link import LIVE
+from recon.ingest.feeds import FEED_SPECS
+from recon.link.exact import LIVE
 from recon.masking import mask_ids
 from recon.outputs import write_json
+from recon.report import charts, metrics, squeeze, stats
 from recon.signoff import CATEGORY_ZH, STATUS_ZH, TARGET_ZH
-from recon.store import query_frame
+from recon.store.connection import query_frame
 
 # The same Chinese words as the worklists use.
 FEED_LABELS = TARGET_ZH
@@ -820,7 +821,7 @@ def _charts(data: dict[str, Any]) -> dict[str, Markup]:
 
 def render(data: dict[str, Any]) -> str:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("recon", "templates"),
+        loader=jinja2.PackageLoader("recon.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -9,8 +9,8 @@ from typing import Any
 import pandera.errors
 import polars as pl
 
-from recon.feeds import Feed
-from recon.ingest import LINE, RawFeed, iter_rows_as_csv
+from recon.ingest.feeds import Feed
+from recon.ingest.read import LINE, RawFeed, iter_rows_as_csv
 from recon.resources import checks_module
 
 INDEX = "index"

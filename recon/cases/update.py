@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from recon import audit
 from recon.resources import sql
-from recon.store import execute_script, query_frame, scalar
+from recon.store import audit
+from recon.store.connection import execute_script, query_frame, scalar
 
 DEFAULT_ROLES = ("计生专干", "村组干部", "包保国家干部", "统计员", "分管领导", "单位一把手")
 SIGNATURE_PARTS = ("role", "name", "date", "decision", "reason")

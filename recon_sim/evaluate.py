@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
-from recon.evidence import DEFAULT_AUTHORITY
-from recon.feeds import FEED_SPECS, FEEDS
+from recon.ingest.feeds import FEED_SPECS, FEEDS
+from recon.reconcile.evidence import DEFAULT_AUTHORITY
 
 KEY_OF_TARGET = {"pop": "pop_record_id", "hosp": "hosp_delivery_id", "police": "police_id_number"}
 

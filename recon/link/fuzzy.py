@@ -62,8 +62,8 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.exceptions import SplinkException
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from recon.ingest.normalize import id_check_ok
 from recon.names import name_key
-from recon.normalize import id_check_ok
 
 logger = logging.getLogger(__name__)
 

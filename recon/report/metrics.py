@@ -17,7 +17,7 @@ import polars as pl
 
 from recon.config import Config
 from recon.resources import sql
-from recon.store import execute_script, query_frame
+from recon.store.connection import execute_script, query_frame
 
 FEEDS: tuple[Literal["pop", "hosp", "police"], ...] = ("pop", "hosp", "police")
 

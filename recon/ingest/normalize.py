@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from recon.feeds import Column, Feed
-from recon.ingest import LINE
+from recon.ingest.feeds import Column, Feed
+from recon.ingest.read import LINE
 
 BAD = "__bad"
 EXTRA = "extra"

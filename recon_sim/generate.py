@@ -159,7 +159,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from recon.feeds import FEED_SPECS, FEEDS, FeedName
+from recon.ingest.feeds import FEED_SPECS, FEEDS, FeedName
 
 __all__ = ["MISREPORT_KEYS", "PROFILES", "GenerateSummary", "generate", "misreport_rates"]
 

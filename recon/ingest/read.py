@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from recon.config import Config, IngestSettings
-from recon.feeds import FEED_SPECS, Column, Feed
+from recon.ingest.feeds import FEED_SPECS, Column, Feed
 
 LINE = "line"  # physical line of the record in its file (header = 1); sheet row for XLSX
 

@@ -16,10 +16,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon import stats
+from recon.report import stats
 from recon.resources import sql
 from recon.signoff import CATEGORY_ZH, TARGET_ZH
-from recon.store import query_frame
+from recon.store.connection import query_frame
 
 COUNTY = "全区（县）"
 NO_TOWNSHIP = "乡镇不详（区划只到区县）"

@@ -28,8 +28,8 @@ from typing import Any
 
 import duckdb
 
-from recon import audit
-from recon.store import Notice, transaction
+from recon.store import audit
+from recon.store.connection import Notice, transaction
 
 FILE_NAME = "audit-heads"
 

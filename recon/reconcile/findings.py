@@ -16,11 +16,11 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from recon import proposal
-from recon.evidence import EvidencePolicy
-from recon.labels import FEED_LABELS
-from recon.link import FEED_ORDER, LIVE, Linked, link_methods
-from recon.normalize import id_check_ok
+from recon.ingest.normalize import id_check_ok
+from recon.link.exact import FEED_ORDER, LIVE, Linked, link_methods
+from recon.reconcile import proposal
+from recon.reconcile.evidence import EvidencePolicy
+from recon.vocabulary import FEED_LABELS
 
 STILLBIRTH = "死产"
 
