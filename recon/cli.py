@@ -543,6 +543,53 @@ def audit_verify(
         )
 
 
+@app.command("stage")
+def stage(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="ingest, link, reconcile, cases or metrics (in the night's order).",
+            show_default=False,
+        ),
+    ],
+    db: DbOption = Path("recon.duckdb"),
+    inbox: Annotated[
+        Path | None, typer.Option("--inbox", help="The inbox (stage ingest only).")
+    ] = None,
+    wait: WaitOption = 0,
+    config: ConfigOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The reference date, YYYY-MM-DD (default: today)."),
+    ] = None,
+) -> None:
+    """Re-run one stage of the night alone, from the store tables it reads.
+
+    Each stage reads and writes named tables (link: link_births, links, link_duplicates;
+    reconcile: births, findings; cases: cases; metrics: run_metrics), so a stage can be
+    re-run after a change and its tables inspected with plain SQL. Like a night, it is
+    one transaction with its own run id and audit entry. It writes no out/ files: run
+    `recon run` or `recon worklist export` for those.
+    """
+    from recon.console import stage_report
+    from recon.run import STAGE_NAMES, run_stage
+
+    if name not in STAGE_NAMES:
+        raise _fail(EXIT_USAGE, f"no stage {name!r}; the stages are {', '.join(STAGE_NAMES)}")
+    if name == "ingest" and (inbox is None or not inbox.is_dir()):
+        raise _fail(EXIT_USAGE, "stage ingest reads an inbox: give --inbox FOLDER")
+    reference = _parse_date(as_of)
+    if reference is not None and reference > date.today():
+        raise _fail(EXIT_USAGE, f"--as-of {reference}: after today ({date.today()})")
+    settings = _settings(config)
+    try:
+        with _store_errors():
+            result = run_stage(name, db, settings, reference, inbox, wait, _waiting)
+    except InputError as exc:
+        raise _fail(EXIT_INPUT, f"{exc} (the store is unchanged)") from None
+    stage_report(result)
+
+
 link_app = typer.Typer(help="The probabilistic linkage model (Splink).", no_args_is_help=True)
 app.add_typer(link_app, name="link")
 
@@ -563,7 +610,7 @@ def link_train(
     after the first weeks of real data, or when the feeds change.
     """
     from recon.console import console, progress_bar
-    from recon.run import train_and_store
+    from recon.link.model import train_and_store
 
     settings = _settings(config)
     try:

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from recon.run import Progress as ProgressCallback
-from recon.run import RunResult
+from recon.results import Progress as ProgressCallback
+from recon.results import RunResult, StageResult
 from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS
 
 PLAIN_WIDTH = 4096  # columns when not on a terminal: wide enough that nothing is cut
@@ -228,3 +228,15 @@ def run_summary(result: RunResult) -> None:
     head = result.audit_head
     # Printed so the cron log keeps a copy of the head outside the store.
     console.print(Text(f"审计链头 (audit head): 第 {head['seq']} 条 {head['hash']}"))
+
+
+def stage_report(result: StageResult) -> None:
+    """`recon stage`: what the stage wrote, and the audit head it ended on."""
+    tables = "，".join(f"{table} {rows:,}" for table, rows in result.tables.items())
+    console.print(
+        f"阶段 {result.stage}（运行 {result.run_id}）完成，{result.seconds:.1f} 秒：{tables}",
+        highlight=False,
+        markup=False,
+    )
+    head = result.audit_head
+    console.print(f"审计链头 (audit head): 第 {head['seq']} 条 {head['hash']}", highlight=False)

@@ -8,9 +8,14 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from recon.results import RunResult
 
 # A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -129,3 +134,46 @@ def _fsync_dir(path: Path) -> None:
 def save_workbook(workbook: Any, path: Path) -> None:
     """An openpyxl workbook written whole under a temporary name, then renamed into place."""
     _atomic(path, workbook.save)
+
+
+def write_night(
+    con: duckdb.DuckDBPyConnection, result: RunResult, out_dir: Path, roles: tuple[str, ...]
+) -> dict[str, Path]:
+    """The night's files: worklist.csv, quarantine.csv and run.json (see the README)."""
+    from recon import __version__
+    from recon.cases.update import worklist
+    from recon.resources import sql
+    from recon.store.connection import query_frame
+    from recon.versions import versions
+
+    quarantine = query_frame(
+        con, sql("outputs/quarantine"), {"file_ids": [f.file_id for f in result.files]}
+    )
+    quarantine_path = out_dir / "quarantine.csv"
+    write_csv(quarantine, quarantine_path)
+    worklist_path = out_dir / "worklist.csv"
+    write_csv(worklist(con, roles), worklist_path)
+    run_json = out_dir / "run.json"
+    write_json(
+        {
+            "run_id": result.run_id,
+            "as_of": result.as_of.isoformat(),
+            "tool_version": __version__,
+            "versions": versions(),  # python and the packages that decided this run
+            "files": [f.as_json() for f in result.files],
+            "ignored_files": result.ignored,
+            "ignored": [{"file": n, "reason": r} for n, r in result.ignored_reasons.items()],
+            "findings": result.findings,
+            "validation": result.validation,
+            "expectations_failed": [f.__dict__ for f in result.expectation_failures],
+            "cases": result.cases,
+            # Exit 5: a feed never received, so the night is incomplete (see cases.held).
+            "incomplete": result.incomplete,
+            "feeds_never_received": result.absent_feeds,
+            "audit_head": result.audit_head,
+            "notes": result.notes,
+            "timings_s": result.timings_s,
+        },
+        run_json,
+    )
+    return {"worklist": worklist_path, "quarantine": quarantine_path, "run": run_json}

@@ -33,7 +33,7 @@ def checks_dir() -> Path:
 
 @cache
 def sql(name: str) -> str:
-    """The text of `sql/<name>.sql`, e.g. sql("staging/pop")."""
+    """The text of `sql/<name>.sql`, e.g. sql("ingest/pop_records")."""
     return (sql_dir() / f"{name}.sql").read_text(encoding="utf-8")
 
 

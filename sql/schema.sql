@@ -162,7 +162,46 @@ CREATE TABLE IF NOT EXISTS divisions (
     parent VARCHAR
 );
 
--- Links between records that form births, and pop duplicates, from the latest reconcile.
+-- The link stage's tables (recon/link/stage.py), rewritten each night it runs.
+-- One row per birth the records were grouped into, with its record in each feed.
+CREATE TABLE IF NOT EXISTS link_births (
+    birth      BIGINT NOT NULL,
+    pop_uid    VARCHAR,  -- "pop:<record_id>"
+    hosp_uid   VARCHAR,  -- "hosp:<delivery_id>"
+    police_uid VARCHAR   -- "police:<id_number>"
+);
+-- Each pair of records linked, and the pass (method) and score that linked it.
+CREATE TABLE IF NOT EXISTS links (
+    uid_l  VARCHAR NOT NULL,
+    uid_r  VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,
+    score  DOUBLE NOT NULL
+);
+-- pop records of a birth already in pop (重报), and the record they repeat.
+CREATE TABLE IF NOT EXISTS link_duplicates (
+    uid          VARCHAR NOT NULL,
+    duplicate_of VARCHAR NOT NULL,
+    method       VARCHAR NOT NULL
+);
+
+-- The reconcile stage's findings (recon/reconcile/stage.py), in the worklist's columns;
+-- the cases stage folds them into `cases`.
+CREATE TABLE IF NOT EXISTS findings (
+    category         VARCHAR NOT NULL,
+    target_system    VARCHAR NOT NULL,
+    field            VARCHAR,
+    current_value    VARCHAR,
+    proposed_value   VARCHAR,
+    pop_record_id    VARCHAR,
+    hosp_delivery_id VARCHAR,
+    police_id_number VARCHAR,
+    duplicate_of     VARCHAR,
+    division_code    VARCHAR,
+    confidence       DOUBLE NOT NULL,
+    evidence         VARCHAR NOT NULL
+);
+
+-- The reconcile stage's births: one per real birth, its records and consensus facts.
 CREATE TABLE IF NOT EXISTS births (
     birth_id         BIGINT NOT NULL,
     pop_record_id    VARCHAR,

@@ -197,7 +197,7 @@ def test_fuzzy_pairs_far_below_the_threshold_are_not_taken() -> None:
 
 def _shipped_model_pairs(residual: pl.DataFrame) -> pl.DataFrame:
     from recon.link import fuzzy
-    from recon.run import default_model, fuzzy_frame
+    from recon.link.model import default_model, fuzzy_frame
 
     found = fuzzy.predict(
         default_model(), fuzzy_frame(residual), memory_limit="1GB", max_temp_directory_size="1GB"

@@ -177,3 +177,23 @@ def transaction(
             raise
         finally:
             con.close()
+
+
+@contextmanager
+def registered(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A frame visible to SQL as the view `name` for the length of the block (Arrow, no copy)."""
+    con.register(name, frame.to_arrow())
+    try:
+        yield con
+    finally:
+        con.unregister(name)
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """A stage's table, rewritten to hold exactly `frame` (columns matched by name)."""
+    con.execute(f"DELETE FROM {table}")
+    with registered(con, "incoming", frame):
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    return frame.height

@@ -1,0 +1,30 @@
+"""Validate: row rules (Pandera, checks/<feed>.py) split each file's rows into accepted and
+quarantined; feed-level expectations (Great Expectations, checks/expectations.py) judge the
+file as a whole. Both run on one file at a time, inside the file stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from recon.config import Config
+from recon.resources import checks_module
+from recon.store.connection import scalar
+from recon.validate.rules import Validated, validate
+
+__all__ = ["Validated", "expect", "validate"]
+
+
+def expect(
+    con: duckdb.DuckDBPyConnection, feed: str, canonical: pl.DataFrame, config: Config
+) -> list[Any]:
+    """The expectations' outcomes for one file of `feed` (its rows against the last file's)."""
+    from recon.validate.expectations import check_feed  # Great Expectations is slow to import
+
+    thresholds = checks_module("expectations").ExpectationThresholds(**config.expectations)
+    previous_rows = scalar(
+        con, "SELECT rows_read FROM files WHERE feed = ? ORDER BY file_id DESC LIMIT 1", [feed]
+    )
+    return check_feed(feed, canonical, previous_rows=previous_rows, thresholds=thresholds)

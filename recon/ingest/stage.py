@@ -1,0 +1,122 @@
+"""The file stage: each inbox file read, normalised, validated and stored, one at a time.
+
+Reads: the inbox. Writes: `files`, `pop_records`, `hosp_records`, `police_records` (new
+versions only), `quarantine`, `warnings`, `rule_results`, `expectation_results`,
+`divisions` (when the inbox brings a reference).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from recon import validate
+from recon.ingest.divisions import read_divisions
+from recon.ingest.normalize import normalise
+from recon.ingest.read import Inbox, InputError, read_feed, sha256_of
+from recon.ingest.store import previous_ingest, store_file
+from recon.night import Night
+from recon.resources import checks_module
+from recon.results import ExpectationFailure, FileReport
+from recon.store import audit
+from recon.store.connection import registered
+
+STEPS = ("读取", "校验", "数据期望", "入库")  # per file: read, validate, expectations, store
+
+Step = Callable[[str, int], None]  # (label, steps done in this stage)
+
+
+@dataclass(frozen=True)
+class Files:
+    files: list[FileReport]
+    rule_failures: dict[str, int]  # rows failing each row rule in the new files
+    expectation_failures: list[ExpectationFailure]
+    divisions: int | None  # rows of the reference loaded tonight; None when there is none
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def new_files(self) -> bool:
+        return any(not f.skipped for f in self.files)
+
+
+def run(night: Night, inbox: Inbox, step: Step = lambda _label, _done: None) -> Files:
+    con, config = night.con, night.config
+    with night.timer.stage("divisions"):
+        divisions = load_divisions(night, inbox)
+    known = night.known_divisions()
+    if known is None:
+        night.notes.append("没有区划代码表：未检查区划代码是否存在 (no divisions reference)")
+    rules = checks_module("rules")
+    ctx = rules.RuleContext(as_of=night.as_of, limits=config.checks, known_divisions=known)
+
+    files: list[FileReport] = []
+    rule_failures: Counter[str] = Counter()
+    failures: list[ExpectationFailure] = []
+    for position, inbox_file in enumerate(inbox.feeds):
+        done = position * len(STEPS)
+        name = inbox_file.path.name
+        step(f"{STEPS[0]} {name}", done)
+        sha = sha256_of(inbox_file.path)
+        previous = previous_ingest(con, sha)
+        if previous is not None:
+            files.append(previous)
+            continue
+        with night.timer.stage("read"):
+            raw = read_feed(inbox_file, config, sha256=sha)
+        step(f"{STEPS[1]} {name}", done + 1)
+        with night.timer.stage("normalise"):
+            canonical = normalise(raw.rows, raw.feed, raw.extras)
+        with night.timer.stage("validate"):
+            validated = validate.validate(raw, canonical, ctx)
+        step(f"{STEPS[2]} {name}", done + 2)
+        with night.timer.stage("expectations"):
+            outcomes = validate.expect(con, inbox_file.kind, canonical, config)
+        step(f"{STEPS[3]} {name}", done + 3)
+        with night.timer.stage("store"):
+            frame = None
+            if outcomes:
+                from recon.validate.expectations import outcomes_frame
+
+                frame = outcomes_frame(outcomes)
+            report = store_file(con, night.run_id, raw, validated, frame, sha)
+            audit.append(
+                con, "ingest", f"file:{report.file_id}",
+                {"feed": report.feed, "sha256": sha, "rows_read": report.rows_read,
+                 "rows_accepted": report.rows_accepted,
+                 "rows_quarantined": report.rows_quarantined},
+                run_id=night.run_id,
+            )  # fmt: skip
+        files.append(report)
+        for rule, count in validated.rule_results.select("rule", "failures").iter_rows():
+            rule_failures[rule] += count
+        failures += [
+            ExpectationFailure(inbox_file.kind, name, o.expectation, o.label, str(o.observed_value))
+            for o in outcomes
+            if not o.success
+        ]
+        del raw, canonical, validated  # one file's frames in memory at a time
+    return Files(files, dict(sorted(rule_failures.items())), failures, divisions)
+
+
+def load_divisions(night: Night, inbox: Inbox) -> int | None:
+    """Replace the stored reference when the inbox (or config) brings one."""
+    candidates = [f.path for f in inbox.divisions]
+    if night.config.divisions_path is not None:
+        candidates = [night.config.divisions_path]
+    if not candidates:
+        return None
+    path = candidates[-1]
+    if len(candidates) > 1:
+        night.notes.append(f"收件箱有多个区划代码表，使用 {path.name}")
+    if not path.is_file():
+        raise InputError(path, "divisions reference not found")
+    divisions = read_divisions(path)
+    if divisions.table.height == 0:
+        raise InputError(path, "divisions reference has no usable rows")
+    for line, _raw, reasons in divisions.rejected.iter_rows():
+        night.notes.append(f"{path.name} 第 {line} 行未采用：{reasons}")
+    night.con.execute("DELETE FROM divisions")
+    with registered(night.con, "incoming", divisions.table):
+        night.con.execute("INSERT INTO divisions SELECT code, name, level, parent FROM incoming")
+    return divisions.table.height

@@ -1,0 +1,71 @@
+"""What every stage of a night shares: the store's connection, the run, the clock.
+
+A stage is a function `run(night) -> summary` in its package's `stage.py`. It reads the
+tables it needs from `night.con` and writes the tables it produces there, inside the
+night's one transaction, so the stage can be re-run alone (`recon stage NAME`) and its
+tables read with plain SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from recon.config import Config
+from recon.link.exact import prepare
+from recon.resources import sql
+from recon.store.connection import query_frame
+
+
+class Timer:
+    """Seconds per stage (and per step of the file stage), for run.json and the bench."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+@dataclass
+class Night:
+    con: duckdb.DuckDBPyConnection
+    run_id: int
+    as_of: date
+    config: Config
+    timer: Timer = field(default_factory=Timer)
+    notes: list[str] = field(default_factory=list)  # said in the summary and run.json
+    absent: frozenset[str] = frozenset()  # feeds this store has never received
+    existed: bool = True  # the store was there before tonight (else a failure removes it)
+    _records: pl.DataFrame | None = None
+
+    def records(self) -> pl.DataFrame:
+        """The current version of every record of the three feeds, prepared for linking.
+
+        Read once per night: link and reconcile both need them, and they change only in
+        the file stage.
+        """
+        if self._records is None:
+            self._records = prepare(query_frame(self.con, sql("link/records")))
+        return self._records
+
+    def forget_records(self) -> None:
+        self._records = None  # a million births' records go before the cases come
+
+    def known_divisions(self) -> frozenset[str] | None:
+        codes = [row[0] for row in self.con.execute("SELECT code FROM divisions").fetchall()]
+        return frozenset(codes) if codes else None
