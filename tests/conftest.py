@@ -144,10 +144,10 @@ class Recon:
             "--as-of", as_of.isoformat(), *extra,
         )  # fmt: skip
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         con = duckdb.connect(str(self.db), read_only=True)
         try:
-            return con.execute(sql).fetchall()
+            return con.execute(sql, params or []).fetchall()
         finally:
             con.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import Recon
 
-GOLDEN = Path(__file__).parent / "data" / "golden"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 AS_OF = date(2024, 12, 31)
 
 

@@ -1,7 +1,7 @@
 """recon.generate: determinism, encodings, truth bookkeeping.
 
 That ingest reads every generated value to the truth's canonical value is shown by
-tests/test_generated_run.py, which runs the real reader on these feeds."""
+tests/night/test_generated_run.py, which runs the real reader on these feeds."""
 
 from __future__ import annotations
 
