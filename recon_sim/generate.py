@@ -618,15 +618,29 @@ def _unique_first17(
 ) -> np.ndarray:
     """17-digit id bodies, sequence numbers redrawn until all are unique."""
     seq = draw_seq(len(prefix))
+    prefix = prefix.copy()
     body = prefix * 10**11 + ymd * 1000 + seq
-    for _ in range(200):
+    valid = _prefix_table()
+    for attempt in range(400):
         _, first = np.unique(body, return_index=True)
         dup = np.ones(len(body), dtype=bool)
         dup[first] = False
         if not dup.any():
             return body
+        if attempt >= 100:
+            # More people born on one day in one place than it has sequence numbers (a
+            # feed of millions): the rest are registered in another place valid that year.
+            years = ymd[dup] // 10000 - 1900
+            pick = np.random.default_rng(attempt).integers(0, valid.shape[0], int(dup.sum()))
+            prefix[dup] = valid[pick, years]
         body[dup] = prefix[dup] * 10**11 + ymd[dup] * 1000 + draw_seq(int(dup.sum()))
     raise RuntimeError("cannot draw unique identity numbers")
+
+
+def window_days(births: int) -> int:
+    """Days of deliveries: WINDOW_DAYS, and as many again per million births beyond the
+    first, so that the children's identity numbers (500 per sex, day and code) suffice."""
+    return WINDOW_DAYS * max(1, -(-births // 1_000_000))
 
 
 def _make_births(n: int, as_of: date, rng: np.random.Generator) -> pl.DataFrame:
@@ -640,9 +654,10 @@ def _make_births(n: int, as_of: date, rng: np.random.Generator) -> pl.DataFrame:
     plural[multi[:n_twin]] = 2
     plural[multi[n_twin:]] = 3
 
-    # Deliveries in time order, over the WINDOW_DAYS days before as_of.
-    first_day = _epoch_days(as_of) - WINDOW_DAYS
-    day = first_day + rng.integers(0, WINDOW_DAYS, n_deliv)
+    # Deliveries in time order, over the window of days before as_of.
+    window = window_days(n)
+    first_day = _epoch_days(as_of) - window
+    day = first_day + rng.integers(0, window, n_deliv)
     minute = rng.integers(0, 1440, n_deliv)
     order = np.lexsort((minute, day))
     day, minute, plural = day[order], minute[order], plural[order]
