@@ -39,7 +39,7 @@ from recon.report import stage as metrics_stage
 from recon.results import Progress, RunResult, StageResult
 from recon.store import audit, heads
 from recon.store.connection import Notice, connect, create_schema, exclusive, scalar
-from recon.vocabulary import FEED_LABELS
+from recon.vocabulary import FEED_LABELS, STAGE_LABELS
 
 FEEDS = ("pop", "hosp", "police")
 T = TypeVar("T")
@@ -48,19 +48,21 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Stage:
     name: str
-    label: str  # what progress shows while it runs
     run: Callable[[Night], dict[str, int]]  # -> rows in each table it wrote
+
+    @property
+    def label(self) -> str:  # what progress shows while it runs
+        return STAGE_LABELS[self.name]
 
 
 # The stages after the files, in order. The file stage comes first and needs the inbox.
 STAGES = (
-    Stage("link", "链接 (linking)", link_stage.run),
-    Stage("reconcile", "核对", reconcile_stage.run),
-    Stage("cases", "案件", cases_stage.run),
-    Stage("metrics", "指标", metrics_stage.run),
+    Stage("link", link_stage.run),
+    Stage("reconcile", reconcile_stage.run),
+    Stage("cases", cases_stage.run),
+    Stage("metrics", metrics_stage.run),
 )
 STAGE_NAMES = ("ingest", *(s.name for s in STAGES))
-OUTPUTS_LABEL = "输出"
 
 
 class EmptyInbox(Exception):
@@ -102,7 +104,7 @@ def run(
     with exclusive(db_path, wait, notice):
         con, night = _begin(db_path, config, as_of, str(inbox_dir.resolve()), wait, notice)
         result = _commit(db_path, config, con, night, tonight)
-        report(OUTPUTS_LABEL, total - 1, total)
+        report(STAGE_LABELS["outputs"], total - 1, total)
         try:
             with night.timer.stage("outputs"):
                 result = replace(result, timings_s=night.timer.as_dict())

@@ -21,8 +21,9 @@ from recon.resources import checks_module
 from recon.results import ExpectationFailure, FileReport
 from recon.store import audit
 from recon.store.connection import registered
+from recon.vocabulary import STAGE_LABELS
 
-STEPS = ("读取", "校验", "数据期望", "入库")  # per file: read, validate, expectations, store
+STEPS = tuple(STAGE_LABELS[s] for s in ("read", "validate", "expectations", "store"))  # per file
 
 Step = Callable[[str, int], None]  # (label, steps done in this stage)
 

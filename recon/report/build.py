@@ -27,55 +27,11 @@ from recon.link.exact import LIVE
 from recon.masking import mask_ids
 from recon.outputs import write_json
 from recon.report import charts, metrics, squeeze, stats
-from recon.signoff import CATEGORY_ZH, STATUS_ZH, TARGET_ZH
+from recon.signoff import CATEGORY_LABELS, FEED_LABELS
 from recon.store.connection import query_frame
+from recon.vocabulary import COVERAGE_LABELS, METRIC_LABELS, RULE_LABELS, SCORE_PARTS, STATUS_LABELS
 
 # The same Chinese words as the worklists use.
-FEED_LABELS = TARGET_ZH
-CATEGORY_LABELS = CATEGORY_ZH
-STATUS_LABELS = {**STATUS_ZH, "closed": "已消失（数据已更正）"}
-RULE_LABELS = {
-    "required": "缺少必填项",
-    "unreadable": "无法识别",
-    "key_repeated": "文件内主键重复",
-    "id_invalid": "校验位或出生日期码错误",
-    "id_birthplace": "出生地码未知",
-    "id_birth_date_mismatch": "身份号码中的出生日期与出生日期不符",
-    "id_sex_mismatch": "身份号码性别码与性别不符",
-    "mother_age": "母亲生育年龄不合理",
-    "future_date": "晚于数据截止日期",
-    "before_birth": "早于出生日期",
-    "certificate_form": "出生医学证明编号格式错误",
-    "division_unknown": "区划代码未知",
-    "rank_plurality": "胎序大于胎数",
-    "stillbirth_certificate": "死产却有出生医学证明",
-    "certificate_missing": "出生登记无出生医学证明编号",
-}
-METRIC_LABELS = {
-    "rows_read": "读取行数",
-    "rows_accepted": "接收行数",
-    "rows_quarantined": "隔离行数",
-    "quarantine_share": "隔离比例",
-    "coverage": "覆盖率",
-    "timeliness": "及时率",
-    "srb": "出生人口性别比",
-    "real_births": "真实出生数",
-    "open_cases": "待核实案件数",
-}
-COVERAGE_LABELS = {
-    "hosp": "住院分娩登记率",
-    "police": "出生户籍登记率",
-    "pop": "全员人口登记率",
-    "certificate": "出生医学证明办理率",
-}
-# The monthly ranking's composite score: the plain mean of these rates, times 100.
-SCORE_PARTS = {
-    "pop_coverage": "全员人口覆盖率",
-    "police_coverage": "公安户籍覆盖率",
-    "pop_timely": "全员人口及时率",
-    "police_timely": "公安户籍及时率",
-    "accuracy": "无错报比例",
-}
 ASSUMPTIONS = [
     "封闭人口：只用出生已超过最长上报期限的队列，每个来源都有机会登记；更晚的出生不计入。",
     "只计真实活产：剔除死产、重报，以及仅全员人口有、其他来源均无证据的虚报嫌疑记录"

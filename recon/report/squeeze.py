@@ -18,7 +18,7 @@ import polars as pl
 
 from recon.report import stats
 from recon.resources import sql
-from recon.signoff import CATEGORY_ZH, TARGET_ZH
+from recon.signoff import CATEGORY_LABELS, FEED_LABELS
 from recon.store.connection import query_frame
 
 COUNTY = "全区（县）"
@@ -170,7 +170,7 @@ def _rank(rows: list[dict[str, Any]], key: str) -> None:
 
 
 def _applied(applied: pl.DataFrame) -> dict[str, Any]:
-    by_category = {c: 0 for c in CATEGORY_ZH}
+    by_category = {c: 0 for c in CATEGORY_LABELS}
     by_target: dict[str, int] = {}
     for _, category, target, n, _, _ in applied.iter_rows():
         by_category[category] = by_category.get(category, 0) + int(n)
@@ -181,11 +181,11 @@ def _applied(applied: pl.DataFrame) -> dict[str, Any]:
     return {
         "total": int(applied["corrections"].sum()) if applied.height else 0,
         "by_category": [
-            {"category": c, "label": CATEGORY_ZH[c], "corrections": n}
+            {"category": c, "label": CATEGORY_LABELS[c], "corrections": n}
             for c, n in by_category.items()
         ],
         "by_target": [
-            {"target": t, "label": TARGET_ZH.get(t, t), "corrections": n}
+            {"target": t, "label": FEED_LABELS.get(t, t), "corrections": n}
             for t, n in sorted(by_target.items())
         ],
         "first_applied": first,

@@ -13,11 +13,7 @@ from recon.masking import mask_ids as mask_id
 from recon.signoff.apply import apply
 from recon.signoff.common import (
     AGREE,
-    CATEGORY_ZH,
     DISAGREE,
-    FIELD_ZH,
-    STATUS_ZH,
-    TARGET_ZH,
     ApplyResult,
     ExportResult,
     ImportResult,
@@ -31,10 +27,27 @@ from recon.signoff.common import (
 )
 from recon.signoff.export import export_worklist
 from recon.signoff.importer import import_worklist
+from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS, FIELD_ZH, STATUS_ZH
 
 __all__ = [
-    "AGREE", "CATEGORY_ZH", "DISAGREE", "FIELD_ZH", "STATUS_ZH", "TARGET_ZH", "ApplyResult",
-    "ExportResult", "ImportResult", "RowProblem", "Signature", "SignoffError", "apply",
-    "division_prefix", "export_worklist", "fingerprint", "import_worklist", "mask_id",
-    "status_violations", "transition",
+    "AGREE",
+    "CATEGORY_LABELS",
+    "DISAGREE",
+    "FEED_LABELS",
+    "FIELD_ZH",
+    "STATUS_ZH",
+    "ApplyResult",
+    "ExportResult",
+    "ImportResult",
+    "RowProblem",
+    "Signature",
+    "SignoffError",
+    "apply",
+    "division_prefix",
+    "export_worklist",
+    "fingerprint",
+    "import_worklist",
+    "mask_id",
+    "status_violations",
+    "transition",
 ]  # fmt: skip

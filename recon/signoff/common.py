@@ -24,7 +24,7 @@ from recon.cases.update import SIGNATURE_PARTS
 from recon.resources import sql
 from recon.store import audit
 from recon.store.connection import scalar
-from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS
+from recon.vocabulary import HEADERS_ZH, PART_ZH, PROBLEM_KINDS, ROW_FINGERPRINT
 
 AGREE = "同意"
 DISAGREE = "不同意"
@@ -52,49 +52,10 @@ DIGEST_COLUMNS = (
     "case_id", "category", "target_system", "field", "current_value", "proposed_value",
     "pop_record_id", "hosp_delivery_id", "police_id_number", "duplicate_of",
 )  # fmt: skip
-ROW_FINGERPRINT = "row_fingerprint"
 FINGERPRINT_COLUMNS = (
     "case_id", "category", "target_system", "field", "current_value", "proposed_value",
 )  # fmt: skip
 
-HEADERS_ZH = {
-    "case_id": "案件编号",
-    "category": "类别",
-    "target_system": "目标系统",
-    "field": "字段",
-    "current_value": "现值",
-    "proposed_value": "建议值",
-    "pop_record_id": "全员人口记录编号",
-    "hosp_delivery_id": "住院分娩登记编号",
-    "police_id_number": "公安户籍身份证号",
-    "duplicate_of": "重报保留记录编号",
-    "division_code": "区划",
-    "confidence": "置信度",
-    "evidence": "证据",
-    "status": "状态",
-    ROW_FINGERPRINT: "行指纹（请勿修改）",
-}
-PART_ZH = {"role": "角色", "name": "姓名", "date": "日期", "decision": "意见", "reason": "理由"}
-CATEGORY_ZH = CATEGORY_LABELS
-TARGET_ZH = FEED_LABELS
-STATUS_ZH = {
-    "open": "待签",
-    "signing": "签字中",
-    "approved": "已通过",
-    "rejected": "已否决",
-    "applied": "已更正",
-}
-FIELD_ZH = {
-    "sex": "性别",
-    "birth_date": "出生日期",
-    "mother_id": "母亲公民身份号码",
-    "id_number": "公民身份号码",
-    "name": "姓名",
-    "birth_order": "孩次",
-    "division_code": "区划代码",
-    "certificate_no": "出生医学证明编号",
-    "birth_rank": "胎序",
-}
 ID_FIELDS = frozenset({"id_number", "mother_id"})
 DATE_PATTERN = re.compile(
     r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?\s*$"
@@ -125,31 +86,6 @@ class ExportResult:
     path: Path
     cases: int
     fingerprint: str
-
-
-# The kinds of row problem an import reports, with the label its summary counts them by.
-PROBLEM_KINDS = {
-    "no_case_id": "缺少案件编号",
-    "not_exported": "案件不在本次导出中",
-    "duplicate_row": "同一案件多行",
-    "no_fingerprint": "缺少行指纹",
-    "fingerprint": "行指纹不符",
-    "changed": "案件内容被改动",
-    "order": "未按顺序签字",
-    "role": "角色不符",
-    "name": "缺少姓名",
-    "signer_twice": "一人签两个角色",
-    "date": "日期无法识别",
-    "date_future": "日期晚于今天",
-    "date_before_case": "日期早于立案",
-    "date_order": "日期早于上一签字",
-    "decision": "意见无效",
-    "reason": "不同意未填理由",
-    "after_reject": "否决后仍签字",
-    "conflict": "与已导入的签字不同",
-    "status": "案件已不接受签字",
-    "other": "其他",
-}
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,13 @@ from recon.resources import sql
 from recon.signoff.common import (
     AGREE,
     CASE_COLUMNS,
-    CATEGORY_ZH,
     DATA_SHEET,
     DISAGREE,
     EXPORT_ID_PROP,
-    FIELD_ZH,
     FINGERPRINT_PROP,
     ID_FIELDS,
     META_SHEET,
     ROW_FINGERPRINT,
-    STATUS_ZH,
-    TARGET_ZH,
     WIDTHS,
     ExportResult,
     Signature,
@@ -52,6 +48,7 @@ from recon.signoff.common import (
 from recon.signoff.form import Place, safe_text, set_default_font, write_form
 from recon.store import audit
 from recon.store.connection import query_frame
+from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS, FIELD_ZH, STATUS_ZH
 
 # --------------------------------------------------------------------------------------
 # Export
@@ -181,9 +178,9 @@ def _write_xlsx(
         for col, name in enumerate(columns, start=1):
             value = row[name]
             if value is not None and name == "category":
-                value = CATEGORY_ZH.get(value, value)
+                value = CATEGORY_LABELS.get(value, value)
             elif value is not None and name == "target_system":
-                value = TARGET_ZH.get(value, value)
+                value = FEED_LABELS.get(value, value)
             elif value is not None and name == "status":
                 value = STATUS_ZH.get(value, value)
             elif value is not None and name == "field":

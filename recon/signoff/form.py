@@ -24,15 +24,8 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recon.outputs import FORMULA_STARTS
-from recon.signoff.common import (
-    AGREE,
-    CATEGORY_ZH,
-    DISAGREE,
-    FIELD_ZH,
-    HEADERS_ZH,
-    STATUS_ZH,
-    TARGET_ZH,
-)
+from recon.signoff.common import AGREE, DISAGREE
+from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS, FIELD_ZH, HEADERS_ZH, STATUS_ZH
 
 FORM_SHEET = "现场核实表"
 TITLE_ROWS = 4  # the form's title, the export's facts, how to fill it in, a gap
@@ -227,8 +220,8 @@ def _case(
     places: Mapping[str, Place],
 ) -> tuple[int, int]:
     """Write one case's block from `row`; return the row after it and the notes row."""
-    category = _zh(CATEGORY_ZH, case["category"])
-    target = _zh(TARGET_ZH, case["target_system"])
+    category = _zh(CATEGORY_LABELS, case["category"])
+    target = _zh(FEED_LABELS, case["target_system"])
     status = _zh(STATUS_ZH, case["status"])
     heading = (
         f"第 {number} 件（共 {total} 件）　案件编号 {case['case_id']}　"

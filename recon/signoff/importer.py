@@ -20,19 +20,14 @@ from recon.masking import mask_ids as mask_id
 from recon.outputs import FORMULA_STARTS, write_csv
 from recon.signoff.common import (
     AGREE,
-    CATEGORY_ZH,
     DATA_SHEET,
     DATE_PATTERN,
     DECISIONS,
     DISAGREE,
     EXPORT_ID_PROP,
-    FIELD_ZH,
-    HEADERS_ZH,
     META_SHEET,
     NOT_OURS,
     ROW_FINGERPRINT,
-    STATUS_ZH,
-    TARGET_ZH,
     ImportResult,
     RowProblem,
     Signature,
@@ -48,6 +43,7 @@ from recon.signoff.common import (
 )
 from recon.store import audit
 from recon.store.connection import query_frame, scalar
+from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS, FIELD_ZH, HEADERS_ZH, STATUS_ZH
 
 MB = 1024 * 1024
 # A workbook's parts, unpacked, may be this many times `max_file_mb`: sheet XML packs
@@ -298,7 +294,9 @@ def _renderings(column: str, case: dict[str, Any]) -> set[str | None]:
     # Masking only hides the middle of identity numbers, so a masked rendering is taken
     # for any column: which columns export masks is its own business.
     forms: set[str | None] = {text, mask_id(text)}
-    labels = {"category": CATEGORY_ZH, "target_system": TARGET_ZH, "field": FIELD_ZH}.get(column)
+    labels = {"category": CATEGORY_LABELS, "target_system": FEED_LABELS, "field": FIELD_ZH}.get(
+        column
+    )
     if labels and text in labels:
         forms.add(labels[text])
         if column == "field":

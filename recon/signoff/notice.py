@@ -22,12 +22,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from recon.outputs import save_workbook
 from recon.signoff.apply import corrections_table
-from recon.signoff.common import CATEGORY_ZH, FIELD_ZH, TARGET_ZH, SignoffError, now
+from recon.signoff.common import SignoffError, now
 from recon.signoff.form import row_height, safe_text, set_default_font
 from recon.store import audit
+from recon.vocabulary import ACTION_ZH, CATEGORY_LABELS, DEPARTMENT_ZH, FEED_LABELS, FIELD_ZH
 
-ACTION_ZH = {"add": "新增登记", "update": "更正", "remove": "注销"}
-DEPARTMENT_ZH = {"police": "公安机关户籍管理部门", "hosp": "助产机构（住院分娩登记）"}
 COLUMNS = (
     ("序号", 5), ("案件编号", 18), ("类别", 7), ("操作", 9), ("记录编号", 20), ("字段", 14),
     ("原值", 20), ("新值", 34), ("证据", 44), ("六签字（姓名 日期）", 40), ("应用日期", 12),
@@ -90,7 +89,7 @@ def _write(path: Path, ledger: pl.DataFrame, target: str, notice_id: str) -> Non
     sheet["A2"] = (
         f"通报编号 {notice_id}　生成日期 {datetime.now().date().isoformat()}　"
         f"共 {ledger.height} 条。以下更正均经六签字（六人全部同意）后应用，请核对后在"
-        f"{TARGET_ZH[target]}系统中更正，并回复办理结果。"
+        f"{FEED_LABELS[target]}系统中更正，并回复办理结果。"
     )
     sheet["A2"].alignment = Alignment(wrap_text=True, vertical="top")
     sheet.row_dimensions[2].height = 32
@@ -113,7 +112,7 @@ def _write(path: Path, ledger: pl.DataFrame, target: str, notice_id: str) -> Non
         values = [
             str(n),
             row["case_id"],
-            CATEGORY_ZH.get(row["category"] or "", row["category"]),
+            CATEGORY_LABELS.get(row["category"] or "", row["category"]),
             ACTION_ZH.get(row["action"], row["action"]),
             row["record_id"],
             FIELD_ZH.get(field, field) if field else "",

@@ -13,25 +13,9 @@ import duckdb
 
 from recon.resources import sql
 from recon.signoff.apply import correction_digest
-from recon.signoff.common import (
-    DIGEST_COLUMNS,
-    case_digest,
-    signed_digests,
-    status_violations,
-)
+from recon.signoff.common import DIGEST_COLUMNS, case_digest, signed_digests, status_violations
 from recon.store.connection import query_frame
-
-PROBLEM_ZH = {
-    "not_in_chain": "在库中但审计日志没有记录（被直接写入）",
-    "deleted": "审计日志有记录但库中已没有（被删除）",
-    "twice": "审计日志中同一签字出现两次",
-    "role": "角色与审计日志不符",
-    "decision": "意见与审计日志不符",
-    "export_id": "导出编号与审计日志不符",
-    "name": "签字人姓名与审计日志不符",
-    "signed_on": "签字日期与审计日志不符",
-    "reason": "理由与审计日志不符",
-}
+from recon.vocabulary import PROBLEM_ZH
 
 
 def disagreements(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[str]:
