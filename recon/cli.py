@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -69,10 +69,12 @@ def main(
 def _parse_date(text: str | None) -> date | None:
     if text is None:
         return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date like 2026-11-23") from None
+    from recon.dates import parse_date
+
+    parsed = parse_date(text)
+    if parsed is None:
+        raise typer.BadParameter(f"{text!r} is not a date like 2026-11-23")
+    return parsed
 
 
 def _fail(code: int, message: str) -> typer.Exit:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -57,9 +56,6 @@ FINGERPRINT_COLUMNS = (
 )  # fmt: skip
 
 ID_FIELDS = frozenset({"id_number", "mother_id"})
-DATE_PATTERN = re.compile(
-    r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?\s*$"
-)
 
 META_SHEET = "_recon"
 DATA_SHEET = "工作清单"

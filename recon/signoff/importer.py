@@ -16,12 +16,12 @@ import openpyxl
 import polars as pl
 
 from recon.cases.update import DEFAULT_ROLES, SIGNATURE_PARTS
+from recon.dates import parse_date
 from recon.masking import mask_ids as mask_id
 from recon.outputs import FORMULA_STARTS, write_csv
 from recon.signoff.common import (
     AGREE,
     DATA_SHEET,
-    DATE_PATTERN,
     DECISIONS,
     DISAGREE,
     EXPORT_ID_PROP,
@@ -489,15 +489,7 @@ def _parse_date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     text = _text(value)
-    if text is None:
-        return None
-    match = DATE_PATTERN.match(text)
-    if match is None:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
+    return None if text is None else parse_date(text)
 
 
 def _read_worklist(
