@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from recon.names import name_key
@@ -119,48 +120,176 @@ def link(
     records: pl.DataFrame, fuzzy: FuzzyPairs | None = None, min_match_weight: float = 10.0
 ) -> Linked:
     """Group prepared records (see sql/link/records.sql and `prepare`) into births."""
+    # A birth is numbered by the row of the record it starts from; records are referred
+    # to by their row throughout, and by their uid only in what link returns.
     records = records.with_row_index("birth").with_columns(pl.col("birth").cast(pl.Int64))
-    members = records.select(
-        "uid",
-        "feed",
-        "birth",
-        "child_name_py",
-        # a hospital record of a single delivery: its birth has no twin to tell apart
-        ((pl.col("feed") == "hosp") & (pl.col("plurality") == 1)).fill_null(False).alias("single"),
-    )
-    links: list[pl.DataFrame] = []
+    births = _Births(records)
+    fields = records.with_columns(pl.Series("_single", births.single_record))
+    links: list[pl.DataFrame] = []  # row_l, row_r, method, score
     for step in DETERMINISTIC_PASSES:
-        candidates = _candidates_on_keys(_open_to(records, members, step), step)
-        members, accepted = _merge(
-            members, candidates, step.left, step.right, step.names_must_agree
-        )
-        links.append(accepted)
+        candidates = _candidates_on_keys(fields, births.open_to(step.left, step.right), step)
+        links.append(births.merge(candidates, step.left, step.right, step.names_must_agree))
 
     if fuzzy is not None:
-        incomplete = _incomplete(members)
-        residual = records.filter(pl.col("uid").is_in(incomplete.implode()))
+        residual = records.filter(births.incomplete())
         if residual.height:
-            pairs = _taken(fuzzy(residual), residual, min_match_weight)
+            pairs = _rows(_taken(fuzzy(residual), residual, min_match_weight), residual, records)
             for left, right in (("hosp", "police"), ("pop", "hosp"), ("pop", "police")):
-                candidates = _fuzzy_candidates(records, pairs, left, right)
+                candidates = _fuzzy_candidates(records, births, pairs, left, right)
                 # Splink may pair a mother's child with the wrong record of hers or with
                 # another woman's: the names must agree, single delivery or not.
-                members, accepted = _merge(members, candidates, left, right, True, False)
-                links.append(accepted)
+                links.append(births.merge(candidates, left, right, True, False))
 
-    duplicates = _duplicates(records, members)
-    members, duplicates, links = _first_report_kept(records, members, duplicates, links)
-    births = (
-        members.filter(~pl.col("uid").is_in(duplicates["uid"].implode()))
-        .select("uid", "feed", "birth")
-        .pivot(on="feed", index="birth", values="uid")
-        .rename({f: f"{f}_uid" for f in FEED_ORDER}, strict=False)
+    duplicates = _duplicates(records, births)
+    duplicates, links = _first_report_kept(records, births, duplicates, links)
+    uid = records["uid"]
+    all_links = pl.concat(links)
+    return Linked(
+        births.frame(uid, duplicates["_row"]),
+        all_links.select(
+            uid.gather(all_links["row_l"]).alias("uid_l"),
+            uid.gather(all_links["row_r"]).alias("uid_r"),
+            "method",
+            "score",
+        ),
+        duplicates.drop("_row", "_row_of"),
     )
-    for feed in FEED_ORDER:
-        if f"{feed}_uid" not in births.columns:
-            births = births.with_columns(pl.lit(None, pl.String).alias(f"{feed}_uid"))
-    births = births.select("birth", *(f"{f}_uid" for f in FEED_ORDER)).sort("birth")
-    return Linked(births, pl.concat(links), duplicates)
+
+
+class _Births:
+    """Which birth each record is in, and what each birth holds, kept up to date in place.
+
+    Hand-written (numpy arrays indexed by record row and by birth number) rather than a
+    members frame summarised with group_by and relabelled with replace on every pass:
+    on 2.7M records those whole-frame operations were most of the link time, while a
+    pass touches only the births of its candidates. A birth is numbered by a record
+    row, so every array has one slot per record; a merged-away birth's slots go unused.
+    """
+
+    def __init__(self, records: pl.DataFrame) -> None:
+        n = records.height
+        self.n = n
+        self.uid = records["uid"]
+        feed = records["feed"]
+        self.feed = np.full(n, -1, dtype=np.int8)
+        for code, name in enumerate(FEED_ORDER):
+            self.feed[(feed == name).fill_null(False).to_numpy()] = code
+        self.birth = np.arange(n, dtype=np.int64)  # record row -> birth
+        self.size = np.ones(n, dtype=np.int32)  # birth -> records
+        self.has = np.zeros((len(FEED_ORDER), n), dtype=bool)  # feed, birth -> holds one
+        known = self.feed >= 0
+        self.has[self.feed[known], np.flatnonzero(known)] = True
+        # a hospital record of a single delivery: its birth has no twin to tell apart
+        self.single_record = (
+            ((feed == "hosp") & (records["plurality"] == 1)).fill_null(False).to_numpy()
+        )
+        self.single = self.single_record.copy()  # birth -> holds a single delivery
+        # birth -> the first (lowest) row of its records that has a child's name; n: none.
+        # The names with a null appended, so that row n reads as no name.
+        self.names = pl.concat([records["child_name_py"], pl.Series([None], dtype=pl.String)])
+        rows = np.arange(n, dtype=np.int64)
+        self.name_row = np.where(records["child_name_py"].is_not_null().to_numpy(), rows, n)
+
+    def open_to(self, left: str, right: str) -> pl.Series:
+        """Records of the two feeds whose birth still lacks the other feed."""
+        lf, rf = FEED_ORDER.index(left), FEED_ORDER.index(right)
+        return pl.Series(
+            ((self.feed == lf) & ~self.has[rf][self.birth])
+            | ((self.feed == rf) & ~self.has[lf][self.birth])
+        )
+
+    def incomplete(self) -> pl.Series:
+        """Records of births that lack at least one feed: what the fuzzy pass may still join."""
+        return pl.Series(self.size[self.birth] < len(FEED_ORDER))
+
+    def merge(
+        self,
+        candidates: pl.DataFrame,
+        left: str,
+        right: str,
+        names_must_agree: bool,
+        single_waives_names: bool = True,
+    ) -> pl.DataFrame:
+        """Accept one-to-one links that keep every birth to one record per feed; merge
+        births. Returns the links taken: row_l, row_r, method, score.
+
+        With `names_must_agree`, births whose children's names read differently stay
+        apart, unless (`single_waives_names`) one of them holds a single delivery: an
+        exact pass has found the mother and date of a delivery with no twin to mistake.
+        """
+        third = next(f for f in FEED_ORDER if f not in (left, right))
+        lf, rf, tf = (FEED_ORDER.index(f) for f in (left, right, third))
+        birth_l = self.birth[candidates["row_l"].to_numpy()]
+        birth_r = self.birth[candidates["row_r"].to_numpy()]
+        fits = (
+            (birth_l != birth_r)
+            & ~self.has[rf][birth_l]
+            & ~self.has[lf][birth_r]
+            & ~(self.has[tf][birth_l] & self.has[tf][birth_r])
+        )
+        same_name = self.names.gather(self.name_row[birth_l]) == self.names.gather(
+            self.name_row[birth_r]
+        )
+        names_ok = same_name.fill_null(True).to_numpy() | (not names_must_agree)
+        if single_waives_names:
+            # a single delivery has no twin to mistake: a renamed child is still it
+            names_ok = names_ok | self.single[birth_l] | self.single[birth_r]
+        eligible = candidates.with_columns(
+            pl.Series("birth", birth_l),
+            pl.Series("birth_r", birth_r),
+            # Between candidates of one rank, the births whose children's names read the
+            # same go first: a twin's register record goes to the twin of its name.
+            same_name.fill_null(False).alias("named"),
+        ).filter(pl.Series(fits & names_ok))
+        accepted = assign_one_to_one(eligible, self.uid)
+        kept, gone = accepted["birth"].to_numpy(), accepted["birth_r"].to_numpy()
+        # A birth is merged into at most one other: each side holds one feed's record.
+        relabel = np.arange(self.n, dtype=np.int64)
+        relabel[gone] = kept
+        self.birth = relabel[self.birth]
+        self.has[:, kept] |= self.has[:, gone]
+        self.size[kept] += self.size[gone]
+        self.single[kept] |= self.single[gone]
+        self.name_row[kept] = np.minimum(self.name_row[kept], self.name_row[gone])
+        return accepted.select("row_l", "row_r", "method", "score")
+
+    def frame(self, uid: pl.Series, dropped: pl.Series) -> pl.DataFrame:
+        """birth, pop_uid, hosp_uid, police_uid: one row per birth, in birth order, of the
+        records not `dropped` (rows)."""
+        keep = np.ones(self.n, dtype=bool)
+        keep[dropped.to_numpy()] = False
+        rows = np.flatnonzero(keep)
+        births = self.birth[rows]
+        numbers = np.unique(births)
+        columns = {}
+        for code, feed in enumerate(FEED_ORDER):
+            of_feed = self.feed[rows] == code
+            slot = np.full(self.n, -1, dtype=np.int64)
+            slot[births[of_feed]] = rows[of_feed]
+            held = pl.Series(slot[numbers])
+            columns[f"{feed}_uid"] = uid.gather(held.set(held == -1, None))
+        return pl.DataFrame({"birth": numbers, **columns})
+
+
+def _rows(pairs: pl.DataFrame, residual: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """Scored pairs by record rows: row_l, row_r, match_weight."""
+    lookup = residual.select("uid", "birth")
+    named = pl.concat([pairs["uid_l"], pairs["uid_r"]])
+    if not named.is_in(lookup["uid"].implode()).all():
+        lookup = records.select("uid", "birth")  # a pair outside the residual: look wider
+    return (
+        pairs.join(lookup.rename({"uid": "uid_l", "birth": "row_l"}), on="uid_l")
+        .join(lookup.rename({"uid": "uid_r", "birth": "row_r"}), on="uid_r")
+        .select("row_l", "row_r", "match_weight")
+    )
+
+
+def _sides(records: pl.DataFrame, pairs: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Add each record's `columns` to pairs of rows (row_l, row_r), the right's as `<c>_r`."""
+    return pairs.with_columns(
+        *(records[c].gather(pairs["row_l"]).alias(c) for c in columns),
+        *(records[c].gather(pairs["row_r"]).alias(f"{c}_r") for c in columns),
+    )
 
 
 def link_methods(linked: Linked) -> pl.DataFrame:
@@ -177,44 +306,38 @@ def link_methods(linked: Linked) -> pl.DataFrame:
     )
 
 
-def _open_to(records: pl.DataFrame, members: pl.DataFrame, step: Pass) -> pl.DataFrame:
-    """The records of the pass's two feeds whose birth still lacks the other feed."""
-    births_with = {
-        feed: members.filter(pl.col("feed") == feed)["birth"].implode()
+def _candidates_on_keys(records: pl.DataFrame, open_to: pl.Series, step: Pass) -> pl.DataFrame:
+    """Pairs (row_l, row_r) of open records of the pass's two feeds, equal on its keys."""
+    keys, near = list(step.keys), list(step.near)
+    # Only the keys go through the join; the fields the pass compares are gathered by
+    # row for the pairs found, not carried for every record of two feeds.
+    placed = records.select("birth", "feed", *keys, *near).filter(open_to)
+    sides = [
+        placed.filter(pl.col("feed") == feed).drop("feed").drop_nulls([*keys, *near])
         for feed in (step.left, step.right)
-    }
-    # members stays row for row with records (see _merge): no join needed
-    placed = records.with_columns(members["birth"]).filter(
-        pl.col("feed").is_in([step.left, step.right])
+    ]
+    pairs = (
+        sides[0]
+        .rename({"birth": "row_l"})
+        .join(sides[1].rename({"birth": "row_r"}), on=keys, how="inner", suffix="_r")
     )
-    return placed.filter(
-        ((pl.col("feed") == step.left) & ~pl.col("birth").is_in(births_with[step.right]))
-        | ((pl.col("feed") == step.right) & ~pl.col("birth").is_in(births_with[step.left]))
-    )
-
-
-def _candidates_on_keys(records: pl.DataFrame, step: Pass) -> pl.DataFrame:
-    keys = list(step.keys)
-    left = records.filter(pl.col("feed") == step.left).drop_nulls(keys)
-    right = records.filter(pl.col("feed") == step.right).drop_nulls(keys)
-    if step.near:
-        left, right = left.drop_nulls(list(step.near)), right.drop_nulls(list(step.near))
-    pairs = left.join(right, on=keys, how="inner", suffix="_r")
-    for column in step.near:
+    for column in near:
         pairs = pairs.filter(one_typo_apart(pl.col(column), pl.col(f"{column}_r")))
+    pairs = pairs.select("row_l", "row_r")
     if step.corroborate:
+        pairs = _sides(records, pairs, list(step.corroborate))
         pairs = pairs.filter(
             pl.any_horizontal(
                 (pl.col(f) == pl.col(f"{f}_r")).fill_null(False) for f in step.corroborate
             )
-        )
+        ).select("row_l", "row_r")
+    # The fields the ranking reads; a key is equal on both sides and breaks no tie.
+    fields = [f for f in (*_TIEBREAK_FIELDS, "outcome", "entered_on") if f not in keys]
     if not step.sex_unless_single:
-        return _ranked(pairs, step.method, step.score)
+        return _ranked(_sides(records, pairs, fields), step.method, step.score)
+    pairs = _sides(records, pairs, list(dict.fromkeys([*fields, "sex", "_single"])))
     same_sex = (pl.col("sex") == pl.col("sex_r")).fill_null(False)
-    single = ((pl.col("feed") == "hosp") & (pl.col("plurality") == 1)).fill_null(False) | (
-        (pl.col("feed_r") == "hosp") & (pl.col("plurality_r") == 1)
-    ).fill_null(False)
-    pairs = pairs.filter(same_sex | single)
+    pairs = pairs.filter(same_sex | pl.col("_single") | pl.col("_single_r"))
     return _ranked(
         pairs,
         pl.when(same_sex).then(pl.lit(step.method)).otherwise(pl.lit(step.method + SINGLE)),
@@ -284,24 +407,25 @@ def one_typo_apart(left: pl.Expr, right: pl.Expr, width: int = 18) -> pl.Expr:
 
 
 def _fuzzy_candidates(
-    records: pl.DataFrame, pairs: pl.DataFrame, left: str, right: str
+    records: pl.DataFrame, births: _Births, pairs: pl.DataFrame, left: str, right: str
 ) -> pl.DataFrame:
     # Splink pairs come in either order; orient them left -> right.
     oriented = pl.concat(
         [
-            pairs.select(pl.col("uid_l").alias("uid"), pl.col("uid_r"), "match_weight"),
+            pairs,
             pairs.select(
-                pl.col("uid_r").alias("uid"), pl.col("uid_l").alias("uid_r"), "match_weight"
+                pl.col("row_r").alias("row_l"), pl.col("row_l").alias("row_r"), "match_weight"
             ),
         ]
     )
-    left_records = records.filter(pl.col("feed") == left)
-    right_records = records.filter(pl.col("feed") == right).rename(
-        {c: f"{c}_r" for c in records.columns}
+    feed_l = births.feed[oriented["row_l"].to_numpy()]
+    feed_r = births.feed[oriented["row_r"].to_numpy()]
+    oriented = oriented.filter(
+        pl.Series((feed_l == FEED_ORDER.index(left)) & (feed_r == FEED_ORDER.index(right)))
     )
-    joined = oriented.join(left_records, on="uid").join(right_records, on="uid_r")
+    fields = [*_TIEBREAK_FIELDS, "outcome", "entered_on"]
     return _ranked(
-        joined.with_columns(pl.col("match_weight").alias("_weight")),
+        _sides(records, oriented, fields).with_columns(pl.col("match_weight").alias("_weight")),
         "概率匹配",
         50.0,
         weight=pl.col("_weight"),
@@ -326,8 +450,8 @@ def _ranked(
     base = score if isinstance(score, pl.Expr) else pl.lit(score)
     total = base + (weight if weight is not None else pl.lit(0.0))
     return pairs.select(
-        pl.col("uid").alias("uid_l"),
-        pl.col("uid_r"),
+        "row_l",
+        "row_r",
         (method if isinstance(method, pl.Expr) else pl.lit(method)).alias("method"),
         total.cast(pl.Float64).alias("score"),
         live.cast(pl.Int32).alias("live"),
@@ -336,135 +460,98 @@ def _ranked(
     )
 
 
-def _merge(
-    members: pl.DataFrame,
-    candidates: pl.DataFrame,
-    left: str,
-    right: str,
-    names_must_agree: bool,
-    single_waives_names: bool = True,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Accept one-to-one links that keep every birth to one record per feed; merge births.
+def assign_one_to_one(pairs: pl.DataFrame, uid: pl.Series) -> pl.DataFrame:
+    """Greedy one-to-one assignment of pairs of rows (row_l, row_r): best score first,
+    each side used at most once; `uid` (row -> uid) breaks the last ties.
 
-    With `names_must_agree`, births whose children's names read differently stay apart,
-    unless (`single_waives_names`) one of them holds a single delivery: an exact pass
-    has found the mother and date of a delivery with no twin to mistake.
+    A pair whose two records have no other candidate is taken whatever its rank; the
+    others are taken as rounds of mutual best choices, which gives exactly the greedy
+    result.
     """
-    third = next(f for f in FEED_ORDER if f not in (left, right))
-    # Only the births the candidates touch matter: summarise those, not all births.
-    uids = pl.concat([candidates["uid_l"], candidates["uid_r"]]).unique()
-    birth_of = members.filter(pl.col("uid").is_in(uids.implode())).select("uid", "birth")
-    touched = members.filter(pl.col("birth").is_in(birth_of["birth"].unique().implode()))
-    has = touched.group_by("birth").agg(
-        *((pl.col("feed") == f).any().alias(f"has_{f}") for f in FEED_ORDER),
-        pl.col("child_name_py").drop_nulls().first().alias("name_py"),
-        pl.col("single").any(),
-    )
-    eligible = (
-        candidates.join(birth_of, left_on="uid_l", right_on="uid")
-        .join(birth_of, left_on="uid_r", right_on="uid", suffix="_r")
-        .join(has, on="birth")
-        .join(has, left_on="birth_r", right_on="birth", suffix="_r")
-        .filter(
-            (pl.col("birth") != pl.col("birth_r"))
-            & ~pl.col(f"has_{right}")
-            & ~pl.col(f"has_{left}_r")
-            & ~(pl.col(f"has_{third}") & pl.col(f"has_{third}_r"))
-            & (
-                (pl.col("name_py") == pl.col("name_py_r")).fill_null(True)
-                | pl.lit(not names_must_agree)
-                # a single delivery has no twin to mistake: a renamed child is still it
-                | (pl.lit(single_waives_names) & (pl.col("single") | pl.col("single_r")))
-            )
-        )
-        # Between candidates of one rank, the births whose children's names read the same
-        # go first: a twin's register record goes to the twin of its name.
-        .with_columns((pl.col("name_py") == pl.col("name_py_r")).fill_null(False).alias("named"))
-    )
-    accepted = assign_one_to_one(eligible)
-    # Relabel in place, so members stays row for row with the records (_open_to relies
-    # on it). A birth is merged into at most one other: each side holds one feed's record.
-    members = members.with_columns(pl.col("birth").replace(accepted["birth_r"], accepted["birth"]))
-    return members, accepted.select("uid_l", "uid_r", "method", "score")
-
-
-def assign_one_to_one(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Greedy one-to-one assignment: best score first, each side used at most once.
-
-    Taken as rounds of mutual best choices, which gives exactly the greedy result.
-    """
-    if pairs["uid_l"].is_unique().all() and pairs["uid_r"].is_unique().all():
+    contested = (pl.len().over("row_l") > 1) | (pl.len().over("row_r") > 1)
+    marked = pairs.with_columns(contested.alias("_contested"))
+    rest = marked.filter(pl.col("_contested")).drop("_contested")
+    if rest.is_empty():
         return pairs  # no record has two candidates: nothing to choose
+    sure = marked.filter(~pl.col("_contested")).drop("_contested")
     order = ["score", "live", "named", "agree", "entered_on", "uid_l", "uid_r"]
     descending = [True, True, True, True, False, False, False]
     if "named" not in pairs.columns:
         order, descending = order[:2] + order[3:], descending[:2] + descending[3:]
-    ranked = pairs.sort(order, descending=descending, nulls_last=True).with_row_index("rank")
-    accepted = []
-    while ranked.height:
-        best_l = ranked.group_by("uid_l").agg(pl.col("rank").min())
-        best_r = ranked.group_by("uid_r").agg(pl.col("rank").min())
-        mutual = ranked.join(best_l, on=["uid_l", "rank"]).join(best_r, on=["uid_r", "rank"])
-        accepted.append(mutual)
-        ranked = ranked.filter(
-            ~pl.col("uid_l").is_in(mutual["uid_l"].implode())
-            & ~pl.col("uid_r").is_in(mutual["uid_r"].implode())
+    ranked = (
+        rest.with_columns(
+            uid.gather(rest["row_l"]).alias("uid_l"), uid.gather(rest["row_r"]).alias("uid_r")
         )
-    return pl.concat(accepted).drop("rank") if accepted else pairs.clear()
+        .sort(order, descending=descending, nulls_last=True)
+        .drop("uid_l", "uid_r")
+        .with_row_index("rank")
+    )
+    accepted = [sure]
+    while ranked.height:
+        best_l = ranked.group_by("row_l").agg(pl.col("rank").min())
+        best_r = ranked.group_by("row_r").agg(pl.col("rank").min())
+        mutual = ranked.join(best_l, on=["row_l", "rank"]).join(best_r, on=["row_r", "rank"])
+        accepted.append(mutual.drop("rank"))
+        ranked = ranked.filter(
+            ~pl.col("row_l").is_in(mutual["row_l"].implode())
+            & ~pl.col("row_r").is_in(mutual["row_r"].implode())
+        )
+    return pl.concat(accepted)
 
 
-def _incomplete(members: pl.DataFrame) -> pl.Series:
-    """Records of births that lack at least one feed: what the fuzzy pass may still join."""
-    sizes = members.group_by("birth").len()
-    return members.join(sizes, on="birth").filter(pl.col("len") < len(FEED_ORDER))["uid"]
-
-
-def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
-    """Pop records alone in their birth that repeat another pop record.
+def _duplicates(records: pl.DataFrame, births: _Births) -> pl.DataFrame:
+    """Pop records alone in their birth that repeat another pop record: uid,
+    duplicate_of, method, and their rows (_row, _row_of).
 
     The kept record is the one linked to other feeds; between two lonely records, the one
     reported first.
     """
-    sizes = members.group_by("birth").len()
-    placed = members.join(sizes, on="birth")
-    alone = placed.filter((pl.col("feed") == "pop") & (pl.col("len") == 1))["uid"]
-    linked = placed.filter((pl.col("feed") == "pop") & (pl.col("len") > 1))["uid"]
-    pop = records.filter(pl.col("feed") == "pop")
-    lonely = pop.filter(pl.col("uid").is_in(alone.implode()))
-    kept = pop.filter(pl.col("uid").is_in(linked.implode()))
+    size = births.size[births.birth]
+    is_pop = births.feed == FEED_ORDER.index("pop")
+    pop_fields = ["birth", "uid", "entered_on", "mother_id", "birth_date", "sex", "child_id"]
+    needed = [*pop_fields, "child_name_py", "mother_name_py", "child_name"]
+    lonely = records.select(needed).filter(pl.Series(is_pop & (size == 1)))
+    kept = records.select(needed).filter(pl.Series(is_pop & (size > 1)))
     found = [_repeats(lonely, kept)]
     # Lonely records repeating each other: the later report repeats the earlier one.
+    # Joined, not gathered by row: the join gives the rows the order they always had.
+    pop = records.select("uid", "entered_on").filter(pl.Series(is_pop))
     among = (
         _repeats(lonely, lonely, earliest=REPEATS_COMPARED)
         .join(
             pop.select(pl.col("uid").alias("duplicate_of"), pl.col("entered_on").alias("kept_on")),
             on="duplicate_of",
         )
-        .join(pop.select("uid", "entered_on"), on="uid")
+        .join(pop, on="uid")
     )
     later = (pl.col("entered_on") > pl.col("kept_on")) | (
         (pl.col("entered_on") == pl.col("kept_on")) & (pl.col("uid") > pl.col("duplicate_of"))
     )
-    found.append(among.filter(later).select("uid", "duplicate_of", "method"))
+    found.append(among.filter(later).drop("entered_on", "kept_on"))
     # A record repeating two others (possible only for twins) is no duplicate of either.
     candidates = pl.concat(found).unique(["uid", "duplicate_of"], keep="first", maintain_order=True)
     # Mother, date and sex alone (no name yet) repeat a twin's record too: while the
     # hospital holds a baby of that mother and day that no register record took, the
     # lonely record may be that baby's, its sex mistyped. It is no duplicate then.
-    has_pop = placed.group_by("birth").agg((pl.col("feed") == "pop").any().alias("has_pop"))
     open_hosp = (
-        placed.filter(pl.col("feed") == "hosp")
-        .join(has_pop.filter(~pl.col("has_pop")), on="birth")
-        .join(records.select("uid", "mother_id", "birth_date"), on="uid")
-        .select("mother_id", "birth_date")
+        records.select("mother_id", "birth_date")
+        .filter(
+            pl.Series(
+                (births.feed == FEED_ORDER.index("hosp"))
+                & ~births.has[FEED_ORDER.index("pop")][births.birth]
+            )
+        )
         .drop_nulls()
         .unique()
     )
-    unnamed = (
-        candidates.filter(pl.col("method") == UNNAMED)
-        .join(pop.select("uid", "mother_id", "birth_date"), on="uid")
-        .join(open_hosp, on=["mother_id", "birth_date"], how="semi")["uid"]
-    )
+    rows = candidates.filter(pl.col("method") == UNNAMED)["_row"]
+    unnamed = pl.DataFrame(
+        {
+            "uid": records["uid"].gather(rows),
+            "mother_id": records["mother_id"].gather(rows),
+            "birth_date": records["birth_date"].gather(rows),
+        }
+    ).join(open_hosp, on=["mother_id", "birth_date"], how="semi")["uid"]
     candidates = candidates.filter(
         ~((pl.col("method") == UNNAMED) & pl.col("uid").is_in(unnamed.implode()))
     )
@@ -487,10 +574,10 @@ def _duplicates(records: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
 
 def _first_report_kept(
     records: pl.DataFrame,
-    members: pl.DataFrame,
+    births: _Births,
     duplicates: pl.DataFrame,
     links: list[pl.DataFrame],
-) -> tuple[pl.DataFrame, pl.DataFrame, list[pl.DataFrame]]:
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """The record reported first is the one kept; the later ones are its duplicates.
 
     A duplicate is "a second record of a birth already recorded" (contract.md), so when the
@@ -498,56 +585,63 @@ def _first_report_kept(
     place in the birth, and the typo becomes a misreport of the kept record.
     """
     if duplicates.is_empty():
-        return members, duplicates, links
+        return duplicates, links
     family = pl.concat(
         [
-            duplicates.select(pl.col("duplicate_of").alias("kept"), "uid"),
-            duplicates.select(
-                pl.col("duplicate_of").alias("kept"), pl.col("duplicate_of").alias("uid")
-            ),
+            duplicates.select(pl.col("_row_of").alias("kept"), pl.col("_row").alias("row")),
+            duplicates.select(pl.col("_row_of").alias("kept"), pl.col("_row_of").alias("row")),
         ]
     ).unique()
+    uid, entered_on = records["uid"], records["entered_on"]
     first = (
-        family.join(records.select("uid", "entered_on"), on="uid")
+        family.with_columns(
+            entered_on.gather(family["row"]).alias("entered_on"),
+            uid.gather(family["row"]).alias("uid"),
+        )
         .sort("kept", "entered_on", "uid", nulls_last=True)
         .group_by("kept", maintain_order=True)
-        .agg(pl.col("uid").first().alias("first"))
+        .agg(pl.col("row").first().alias("first"))
         .filter(pl.col("first") != pl.col("kept"))
     )
     if first.is_empty():
-        return members, duplicates, links
-    keeper = dict(first.iter_rows())  # old kept -> first report
-    # The two records swap births: the first report joins the linked birth. In place, so
-    # members stays row for row with the records.
-    involved = [*keeper, *keeper.values()]
-    birth_of = dict(
-        members.filter(pl.col("uid").is_in(involved)).select("uid", "birth").iter_rows()
-    )
+        return duplicates, links
+    keeper = dict(first.iter_rows())  # old kept -> first report (rows)
+    # The two records swap births: the first report joins the linked birth.
+    birth_of = {row: int(births.birth[row]) for pair in keeper.items() for row in pair}
     swap = {a: birth_of[b] for k, f in keeper.items() for a, b in ((f, k), (k, f))}
-    members = members.with_columns(
-        pl.col("uid")
-        .replace_strict(swap, default=pl.col("birth"), return_dtype=pl.Int64)
-        .alias("birth")
+    births.birth[list(swap)] = list(swap.values())
+    firsts = pl.Series(list(keeper.values()), dtype=pl.Int64)
+    relabel = pl.DataFrame(
+        {"old": list(keeper), "new": firsts}, schema={"old": pl.Int64, "new": pl.Int64}
     )
     duplicates = duplicates.with_columns(
         # the first report's own row now names the old kept record as the duplicate
-        pl.when(pl.col("uid").is_in(list(keeper.values())))
+        pl.when(pl.col("_row").is_in(firsts.implode()))
         .then(pl.col("duplicate_of"))
         .otherwise(pl.col("uid"))
         .alias("uid"),
-        pl.col("duplicate_of").replace(keeper).alias("duplicate_of"),
+        pl.when(pl.col("_row").is_in(firsts.implode()))
+        .then(pl.col("_row_of"))
+        .otherwise(pl.col("_row"))
+        .alias("_row"),
+        pl.col("duplicate_of").replace({uid[k]: uid[f] for k, f in keeper.items()}),
+        pl.col("_row_of").replace(relabel["old"], relabel["new"]),
     )
     links = [
-        frame.with_columns(pl.col("uid_l").replace(keeper), pl.col("uid_r").replace(keeper))
+        frame.with_columns(
+            pl.col("row_l").replace(relabel["old"], relabel["new"]),
+            pl.col("row_r").replace(relabel["old"], relabel["new"]),
+        )
         for frame in links
     ]
-    return members, duplicates, links
+    return duplicates, links
 
 
 def _repeats(
     lonely: pl.DataFrame, others: pl.DataFrame, earliest: int | None = None
 ) -> pl.DataFrame:
-    """uid (lonely) -> duplicate_of (in `others`), by the duplicate keys.
+    """uid (lonely) -> duplicate_of (in `others`), by the duplicate keys; their rows
+    (`birth` of the records) as _row and _row_of.
 
     `earliest`: compare each record only with the first `earliest` reports of its key in
     `others`. Among records repeating each other only the first report is kept, so the
@@ -556,7 +650,7 @@ def _repeats(
     """
     found = []
     for method, keys, corroborate in DUPLICATE_KEYS:
-        needed = list(dict.fromkeys(["uid", *keys, *corroborate, "child_name"]))
+        needed = list(dict.fromkeys(["birth", "uid", *keys, *corroborate, "child_name"]))
         right = others.drop_nulls(list(keys))
         if earliest is not None:
             right = right.sort("entered_on", "uid", nulls_last=True).filter(
@@ -578,7 +672,11 @@ def _repeats(
             pairs = pairs.filter(pl.col("child_name").is_null() | pl.col("child_name_r").is_null())
         found.append(
             pairs.select(
-                "uid", pl.col("uid_r").alias("duplicate_of"), pl.lit(method).alias("method")
+                "uid",
+                pl.col("uid_r").alias("duplicate_of"),
+                pl.lit(method).alias("method"),
+                pl.col("birth").alias("_row"),
+                pl.col("birth_r").alias("_row_of"),
             )
         )
     return pl.concat(found)
