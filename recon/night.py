@@ -8,6 +8,7 @@ tables read with plain SQL.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,10 +25,12 @@ from recon.store.connection import query_frame
 
 
 class Timer:
-    """Seconds per stage (and per step of the file stage), for run.json and the bench."""
+    """Seconds per stage (and per step of the file stage), for run.json and the bench, and
+    the process's peak memory when each ended (the first stage to raise it is the one)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, int] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -36,6 +39,7 @@ class Timer:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.peak_mib[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in self.seconds.items()}

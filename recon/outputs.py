@@ -173,6 +173,7 @@ def write_night(
             "audit_head": result.audit_head,
             "notes": result.notes,
             "timings_s": result.timings_s,
+            "peak_mib": result.peak_mib,  # the process's peak memory when each stage ended
         },
         run_json,
     )

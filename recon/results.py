@@ -70,6 +70,7 @@ class RunResult:
     # Feeds this store has never received: the night is incomplete (exit 5), and no case
     # whose evidence needs them was opened or closed (cases["held"] counts those left).
     absent_feeds: list[str] = field(default_factory=list)
+    peak_mib: dict[str, int] = field(default_factory=dict)  # process peak at each stage's end
 
     @property
     def incomplete(self) -> bool:

@@ -107,14 +107,18 @@ def run(
         report(STAGE_LABELS["outputs"], total - 1, total)
         try:
             with night.timer.stage("outputs"):
-                result = replace(result, timings_s=night.timer.as_dict())
+                result = replace(
+                    result, timings_s=night.timer.as_dict(), peak_mib=night.timer.peak_mib
+                )
                 # The night's files appear together in out/, never beside the last night's.
                 with output_set(out_dir, keep_out=db_path) as staging:
                     written = write_night(con, result, staging, config.roles)
                 outputs = {kind: out_dir / path.name for kind, path in written.items()}
         finally:
             con.close()
-    return replace(result, outputs=outputs, timings_s=night.timer.as_dict())
+    return replace(
+        result, outputs=outputs, timings_s=night.timer.as_dict(), peak_mib=night.timer.peak_mib
+    )
 
 
 def run_stage(
