@@ -141,7 +141,7 @@ def write_night(
 ) -> dict[str, Path]:
     """The night's files: worklist.csv, quarantine.csv and run.json (see the README)."""
     from recon import __version__
-    from recon.cases.update import worklist
+    from recon.cases.worklist import worklist
     from recon.resources import sql
     from recon.store.connection import query_frame
     from recon.versions import versions

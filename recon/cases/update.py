@@ -12,9 +12,6 @@ from recon.resources import sql
 from recon.store import audit
 from recon.store.connection import execute_script, query_frame, scalar
 
-DEFAULT_ROLES = ("计生专干", "村组干部", "包保国家干部", "统计员", "分管领导", "单位一把手")
-SIGNATURE_PARTS = ("role", "name", "date", "decision", "reason")
-
 
 @dataclass(frozen=True)
 class CaseCounts:
@@ -121,24 +118,3 @@ def update_cases(
         closed=closed.height,
         held=held_findings + held.height,
     )
-
-
-def worklist(
-    con: duckdb.DuckDBPyConnection, roles: tuple[str, ...] = DEFAULT_ROLES
-) -> pl.DataFrame:
-    """The open cases in the contract's worklist columns, with the six sign-off blocks."""
-    cases = query_frame(con, sql("outputs/worklist"))
-    signed = query_frame(
-        con,
-        "SELECT case_id, position, name, CAST(signed_on AS VARCHAR) AS date, decision, reason "
-        "FROM signatures WHERE case_id IN (SELECT case_id FROM cases WHERE closed_run IS NULL)",
-    )
-    for number, role in enumerate(roles, start=1):
-        given = signed.filter(pl.col("position") == number).select(
-            "case_id", *(pl.col(p).alias(f"sig{number}_{p}") for p in SIGNATURE_PARTS[1:])
-        )
-        cases = cases.join(given, on="case_id", how="left").with_columns(
-            pl.lit(role).alias(f"sig{number}_role")
-        )
-    order = [f"sig{n}_{p}" for n in range(1, len(roles) + 1) for p in SIGNATURE_PARTS]
-    return cases.select(*(c for c in cases.columns if c not in order), *order)

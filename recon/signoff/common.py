@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from recon.cases.update import SIGNATURE_PARTS
+from recon.cases.worklist import SIGNATURE_PARTS
 from recon.resources import sql
 from recon.store import audit
 from recon.store.connection import scalar

@@ -19,13 +19,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recon.cases.update import DEFAULT_ROLES
+from recon.cases.worklist import DEFAULT_ROLES, with_signatures
 from recon.masking import mask_ids as mask_id
 from recon.outputs import save_workbook, write_csv
 from recon.resources import sql
 from recon.signoff.common import (
     AGREE,
-    CASE_COLUMNS,
     DATA_SHEET,
     DISAGREE,
     EXPORT_ID_PROP,
@@ -35,7 +34,6 @@ from recon.signoff.common import (
     ROW_FINGERPRINT,
     WIDTHS,
     ExportResult,
-    Signature,
     SignoffError,
     case_digest,
     chinese_columns,
@@ -43,7 +41,6 @@ from recon.signoff.common import (
     english_columns,
     fingerprint,
     now,
-    stored_signatures,
 )
 from recon.signoff.form import Place, safe_text, set_default_font, write_form
 from recon.store import audit
@@ -73,8 +70,7 @@ def export_worklist(
     export_id = "E" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:12].upper()
     digest = fingerprint(cases)
     case_ids = cases["case_id"].to_list()
-    stored = stored_signatures(con, case_ids)
-    table = _worklist_rows(cases, roles, stored, full_id)
+    table = _worklist_rows(with_signatures(con, cases, roles), full_id)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":
@@ -97,17 +93,12 @@ def export_worklist(
     return ExportResult(export_id=export_id, path=out, cases=len(case_ids), fingerprint=digest)
 
 
-def _worklist_rows(
-    cases: pl.DataFrame,
-    roles: Sequence[str],
-    stored: dict[str, dict[int, Signature]],
-    full_id: bool,
-) -> list[dict[str, str | None]]:
+def _worklist_rows(worklist: pl.DataFrame, full_id: bool) -> list[dict[str, str | None]]:
+    """The shared worklist rows as the export's text, masked, each with its fingerprint."""
     rows = []
-    for case in cases.iter_rows(named=True):
+    for case in worklist.iter_rows(named=True):
         row: dict[str, str | None] = {}
-        for column in CASE_COLUMNS:
-            value = case[column]
+        for column, value in case.items():
             text = None if value is None else str(value)
             # A 漏报's proposal is a whole record, identity numbers included.
             masked = column in ("police_id_number", "evidence", "proposed_value") or (
@@ -116,14 +107,6 @@ def _worklist_rows(
             if text is not None and masked and not full_id:
                 text = mask_id(text)
             row[column] = text
-        signed = stored.get(case["case_id"], {})
-        for n, role in enumerate(roles, start=1):
-            sig = signed.get(n)
-            row[f"sig{n}_role"] = sig.role if sig else role
-            row[f"sig{n}_name"] = sig.name if sig else None
-            row[f"sig{n}_date"] = sig.signed_on.isoformat() if sig else None
-            row[f"sig{n}_decision"] = sig.decision if sig else None
-            row[f"sig{n}_reason"] = sig.reason if sig else None
         row[ROW_FINGERPRINT] = case_digest(case)
         rows.append(row)
     return rows

@@ -15,7 +15,7 @@ import duckdb
 import openpyxl
 import polars as pl
 
-from recon.cases.update import DEFAULT_ROLES, SIGNATURE_PARTS
+from recon.cases.worklist import DEFAULT_ROLES, SIGNATURE_PARTS
 from recon.dates import parse_date
 from recon.masking import mask_ids as mask_id
 from recon.outputs import FORMULA_STARTS, write_csv

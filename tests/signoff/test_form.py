@@ -20,7 +20,7 @@ from conftest import (
 )
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recon.cases.update import DEFAULT_ROLES
+from recon.cases.worklist import DEFAULT_ROLES
 
 AS_OF = date(2024, 12, 31)
 TOWNSHIP = (

@@ -21,7 +21,7 @@ from conftest import (
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recon import signoff
-from recon.cases.update import DEFAULT_ROLES
+from recon.cases.worklist import DEFAULT_ROLES
 from recon.signoff import SignoffError
 
 AS_OF = date(2024, 12, 31)

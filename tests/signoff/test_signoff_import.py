@@ -23,7 +23,7 @@ from conftest import (
 from test_signoff import Sheet
 
 from recon import signoff
-from recon.cases.update import DEFAULT_ROLES
+from recon.cases.worklist import DEFAULT_ROLES
 from recon.signoff import SignoffError
 
 AS_OF = date(2024, 12, 31)  # the run that opens the cases
