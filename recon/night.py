@@ -71,5 +71,5 @@ class Night:
         self._records = None  # a million births' records go before the cases come
 
     def known_divisions(self) -> frozenset[str] | None:
-        codes = [row[0] for row in self.con.execute("SELECT code FROM divisions").fetchall()]
+        codes = [row[0] for row in self.con.execute(sql("ingest/known_divisions")).fetchall()]
         return frozenset(codes) if codes else None

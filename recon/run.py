@@ -36,6 +36,7 @@ from recon.night import Night
 from recon.outputs import output_set, write_night
 from recon.reconcile import stage as reconcile_stage
 from recon.report import stage as metrics_stage
+from recon.resources import sql
 from recon.results import Progress, RunResult, StageResult
 from recon.store import audit, heads
 from recon.store.connection import Notice, connect, create_schema, exclusive, scalar
@@ -186,12 +187,12 @@ def _begin(
     try:
         con.begin()
         create_schema(con)
-        run_id = scalar(con, "SELECT nextval('run_ids')")
+        run_id = scalar(con, sql("run/run_id"))
         con.execute(
-            "INSERT INTO runs (run_id, started_at, as_of, inbox, tool_version) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [run_id, datetime.now(), as_of, inbox, __version__],
-        )
+            sql("run/runs"),
+            {"run_id": run_id, "started_at": datetime.now(), "as_of": as_of, "inbox": inbox,
+             "tool_version": __version__},
+        )  # fmt: skip
         audit.append(con, "run", f"run:{run_id}", {"as_of": as_of.isoformat()}, run_id=run_id)
     except BaseException:
         _abandon(con, db_path, existed)
@@ -255,12 +256,15 @@ def _night(
         if stage.name == "cases":
             cases = written
     if unchanged:
-        kept = scalar(
-            con, "SELECT count(*) FROM cases WHERE closed_run IS NULL AND status <> 'applied'"
-        )
+        kept = sum(_open_findings(con).values())
         cases = {"opened": 0, "kept": kept, "closed": 0}
     else:
-        con.execute("INSERT INTO reconcile_state VALUES (?, ?, ?, ?)", [night.run_id, *state])
+        as_of, last_file, settings = state
+        con.execute(
+            sql("run/reconcile_state"),
+            {"run_id": night.run_id, "as_of": as_of, "last_file_id": last_file,
+             "settings": settings},
+        )  # fmt: skip
 
     absent = sorted(night.absent, key=FEEDS.index)
     summary: dict[str, Any] = {
@@ -298,18 +302,15 @@ def _finish(night: Night, summary: dict[str, Any]) -> dict[str, Any]:
     # which auditors file away) can.
     audit_head: dict[str, Any] = {"seq": seq, "hash": head_hash}
     night.con.execute(
-        "UPDATE runs SET finished_at = ?, summary = ? WHERE run_id = ?",
-        [
-            datetime.now(),
-            json.dumps({**summary, "audit_head": audit_head}, ensure_ascii=False),
-            night.run_id,
-        ],
-    )
+        sql("run/finish"),
+        {"finished_at": datetime.now(), "run_id": night.run_id,
+         "summary": json.dumps({**summary, "audit_head": audit_head}, ensure_ascii=False)},
+    )  # fmt: skip
     return audit_head
 
 
 def _absent(night: Night) -> frozenset[str]:
-    received = {str(r[0]) for r in night.con.execute("SELECT DISTINCT feed FROM files").fetchall()}
+    received = {str(r[0]) for r in night.con.execute(sql("run/feeds_received")).fetchall()}
     return frozenset(f for f in FEEDS if f not in received)
 
 
@@ -322,20 +323,15 @@ def _reconcile_state(night: Night) -> tuple[date, int, str]:
          "confidence": dict(config.evidence.confidence)},
         sort_keys=True,
     )  # fmt: skip
-    last_file = scalar(night.con, "SELECT coalesce(max(file_id), 0) FROM files")
+    last_file = scalar(night.con, sql("run/last_file"))
     return night.as_of, last_file, settings
 
 
 def _last_state(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
-    rows = con.execute(
-        "SELECT as_of, last_file_id, settings FROM reconcile_state ORDER BY run_id DESC LIMIT 1"
-    ).fetchall()
+    rows = con.execute(sql("run/last_reconcile_state")).fetchall()
     return tuple(rows[0]) if rows else None
 
 
 def _open_findings(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    rows = con.execute(
-        "SELECT category, count(*) FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
-        "GROUP BY category ORDER BY category"
-    ).fetchall()
+    rows = con.execute(sql("run/open_cases")).fetchall()
     return {category: count for category, count in rows}

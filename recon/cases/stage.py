@@ -11,12 +11,11 @@ import polars as pl
 from recon.cases.update import update_cases
 from recon.night import Night
 from recon.reconcile.findings import FINDING_SCHEMA, depends_on
+from recon.resources import sql
 from recon.store.connection import query_frame
 
 
 def run(night: Night) -> dict[str, int]:
-    columns = ", ".join(FINDING_SCHEMA)
-    findings = query_frame(night.con, f"SELECT {columns} FROM findings")
-    findings = findings.cast(pl.Schema(FINDING_SCHEMA))
+    findings = query_frame(night.con, sql("cases/findings")).cast(pl.Schema(FINDING_SCHEMA))
     hold = depends_on(night.absent, night.config.evidence) if night.absent else None
     return update_cases(night.con, findings, night.run_id, hold).__dict__

@@ -17,10 +17,10 @@ from recon.ingest.normalize import normalise
 from recon.ingest.read import Inbox, InputError, read_feed, sha256_of
 from recon.ingest.store import previous_ingest, store_file
 from recon.night import Night
-from recon.resources import checks_module
+from recon.resources import checks_module, sql
 from recon.results import ExpectationFailure, FileReport
 from recon.store import audit
-from recon.store.connection import registered
+from recon.store.connection import execute_script, registered
 from recon.vocabulary import STAGE_LABELS
 
 STEPS = tuple(STAGE_LABELS[s] for s in ("read", "validate", "expectations", "store"))  # per file
@@ -117,7 +117,6 @@ def load_divisions(night: Night, inbox: Inbox) -> int | None:
         raise InputError(path, "divisions reference has no usable rows")
     for line, _raw, reasons in divisions.rejected.iter_rows():
         night.notes.append(f"{path.name} 第 {line} 行未采用：{reasons}")
-    night.con.execute("DELETE FROM divisions")
     with registered(night.con, "incoming", divisions.table):
-        night.con.execute("INSERT INTO divisions SELECT code, name, level, parent FROM incoming")
+        execute_script(night.con, sql("ingest/divisions"))
     return divisions.table.height

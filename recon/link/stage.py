@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from recon.link.exact import FEED_ORDER, Linked, link
+from recon.link.exact import Linked, link
 from recon.link.model import fuzzy_pairs
 from recon.night import Night
+from recon.resources import sql
 from recon.store.connection import query_frame, replace_table
 
 TABLES = ("link_births", "links", "link_duplicates")
@@ -30,11 +31,8 @@ def run(night: Night) -> dict[str, int]:
 
 def linked(night: Night) -> Linked:
     """What the link stage wrote, as reconcile reads it."""
-    uids = ", ".join(f"{f}_uid" for f in FEED_ORDER)
     return Linked(
-        births=query_frame(night.con, f"SELECT birth, {uids} FROM link_births ORDER BY birth"),
-        links=query_frame(night.con, "SELECT uid_l, uid_r, method, score FROM links"),
-        duplicates=query_frame(
-            night.con, "SELECT uid, duplicate_of, method FROM link_duplicates"
-        ).cast({"uid": pl.String}),
+        births=query_frame(night.con, sql("link/linked")),
+        links=query_frame(night.con, sql("link/links")),
+        duplicates=query_frame(night.con, sql("link/duplicates")).cast({"uid": pl.String}),
     )

@@ -1,0 +1,2 @@
+-- The feeds this store has ever received a file of.
+SELECT DISTINCT feed FROM files

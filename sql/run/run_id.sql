@@ -1,0 +1,2 @@
+-- The next run's id.
+SELECT nextval('run_ids')
