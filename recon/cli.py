@@ -487,6 +487,7 @@ def audit_verify(
     naming the first disagreement.
     """
     from recon.console import console
+    from recon.resources import sql
     from recon.signoff.verify import disagreements
     from recon.store import audit, heads
 
@@ -504,11 +505,7 @@ def audit_verify(
         problems = disagreements(con) if check.ok else []
         checked, cut = heads.check(con, recorded) if check.ok else (0, None)
         expected = heads.find(con, expect_head) if expect_head else None
-        last = con.execute(
-            "SELECT json_extract_string(summary, '$.audit_head.seq'), "
-            "json_extract_string(summary, '$.audit_head.hash') FROM runs "
-            "WHERE json_extract(summary, '$.audit_head') IS NOT NULL ORDER BY run_id DESC LIMIT 1"
-        ).fetchall()
+        last = con.execute(sql("audit/run_head")).fetchall()
         in_store = audit.check_head(con, int(last[0][0]), str(last[0][1])) if last else None
         now = heads.current(con)
     finally:

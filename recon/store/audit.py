@@ -31,6 +31,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from recon.resources import sql
+
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of entry 1."""
 
@@ -39,10 +41,6 @@ VERIFY_CHUNK = 100_000
 
 Entry = tuple[str, str | None, dict[str, Any] | None]
 """(action, subject, details) for `append_many`."""
-
-_COLUMNS = (
-    'seq, "at", run_id, action, subject, details, prev_hash, hash'  # AT is a keyword in DuckDB
-)
 
 _SCHEMA = pa.schema(
     [
@@ -126,9 +124,7 @@ def entry_hash(entry: dict[str, Any], prev_hash: str) -> str:
 
 def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     """The last entry's (seq, hash); (0, 64 zeros) for an empty log."""
-    rows = con.execute(
-        "SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
-    ).fetchall()
+    rows = con.execute(sql("audit/head")).fetchall()
     return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
 
 
@@ -216,9 +212,12 @@ def append(
     )
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     con.execute(
-        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?::JSON, ?, ?)",
-        [seq, stamp, rid, action, subject, text, last_hash, digest],
-    )
+        sql("audit/audit_log"),
+        {
+            "seq": seq, "at": stamp, "run_id": rid, "action": action, "subject": subject,
+            "details": text, "prev_hash": last_hash, "hash": digest,
+        },
+    )  # fmt: skip
     return seq
 
 
@@ -274,16 +273,11 @@ def append_many(
         ],
         schema=_SCHEMA,
     )
-    view = f"_audit_batch_{id(batch):x}"
-    con.register(view, batch)
+    con.register("audit_batch", batch)
     try:
-        con.execute(
-            f"INSERT INTO audit_log ({_COLUMNS}) "
-            f"SELECT {_COLUMNS.replace('details', 'details::JSON')} "
-            f"FROM {view} ORDER BY seq"
-        )
+        con.execute(sql("audit/audit_log_batch"))
     finally:
-        con.unregister(view)
+        con.unregister("audit_batch")
     return last_seq + n
 
 
@@ -304,13 +298,12 @@ def verify(con: duckdb.DuckDBPyConnection, chunk: int = VERIFY_CHUNK) -> AuditCh
     expected_seq = 1
     prev = GENESIS_HASH
     read = 0
-    select = f"SELECT {_COLUMNS} FROM audit_log"
     while True:
         if read == 0:  # the first chunk from the very lowest seq, so a forged seq 0 shows
-            rows = con.execute(f"{select} ORDER BY seq LIMIT ?", [chunk]).fetchall()
+            rows = con.execute(sql("audit/chain_start"), {"limit": chunk}).fetchall()
         else:  # every seq below expected_seq has been read
             rows = con.execute(
-                f"{select} WHERE seq >= ? ORDER BY seq LIMIT ?", [expected_seq, chunk]
+                sql("audit/chain_from"), {"from_seq": expected_seq, "limit": chunk}
             ).fetchall()
         if not rows:
             return AuditCheck(ok=True, entries=read, first_bad_seq=None, problem=None)
@@ -373,7 +366,7 @@ def check_head(con: duckdb.DuckDBPyConnection, seq: int, hash_: str) -> str | No
     """
     if seq == 0:
         return None
-    rows = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [seq]).fetchall()
+    rows = con.execute(sql("audit/entry_hash"), {"seq": seq}).fetchall()
     if not rows:
         return f"第 {seq} 条记录已被删除 (entry {seq}, the head a run recorded, was deleted)"
     if rows[0][0] != hash_:

@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from recon.resources import sql
 from recon.store import audit
 from recon.store.connection import Notice, transaction
 
@@ -58,7 +59,7 @@ def path_for(db: Path, configured: Path | None) -> Path:
 def current(con: duckdb.DuckDBPyConnection, event: str = "") -> Head:
     """The chain's head now (seq 0 and 64 zeros for an empty log)."""
     seq, hash_ = audit.head(con)
-    rows = con.execute("SELECT hash FROM audit_log WHERE seq = 1").fetchall()
+    rows = con.execute(sql("audit/entry_hash"), {"seq": 1}).fetchall()
     chain = str(rows[0][0]) if rows else audit.GENESIS_HASH
     return Head(chain=chain, seq=seq, hash=hash_, event=event)
 
@@ -125,7 +126,7 @@ def check(con: duckdb.DuckDBPyConnection, heads: list[Head]) -> tuple[int, str |
             " 1, or the heads file is another store's)"
         )
     for head in mine:
-        found = con.execute("SELECT hash FROM audit_log WHERE seq = ?", [head.seq]).fetchall()
+        found = con.execute(sql("audit/entry_hash"), {"seq": head.seq}).fetchall()
         if not found:
             return len(mine), (
                 f"库外记录的链头第 {head.seq} 条（{head.event or '—'}，{head.at}）已不在日志中："
@@ -145,9 +146,7 @@ def check(con: duckdb.DuckDBPyConnection, heads: list[Head]) -> tuple[int, str |
 
 def find(con: duckdb.DuckDBPyConnection, hash_: str) -> int | None:
     """The seq of the entry whose hash is `hash_` (a head given on the command line)."""
-    rows = con.execute(
-        "SELECT seq FROM audit_log WHERE hash = ? ORDER BY seq LIMIT 1", [hash_.strip().lower()]
-    ).fetchall()
+    rows = con.execute(sql("audit/entry_seq"), {"hash": hash_.strip().lower()}).fetchall()
     return int(rows[0][0]) if rows else None
 
 
