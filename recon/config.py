@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recon.ingest.feeds import FEED_SPECS
 from recon.reconcile.evidence import EvidencePolicy, check_authority, check_confidence
@@ -79,6 +79,7 @@ class Config:
     store: dict[str, Any]
     min_match_weight: float = 10.0
     fuzzy: bool = True
+    partition_births: int = 1_500_000  # births linked at once (see [reconcile])
     roles: tuple[str, ...] = ()
     report: ReportSettings = field(default_factory=ReportSettings)
     evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
@@ -160,6 +161,7 @@ class _Store(_Section):
 class _Reconcile(_Section):
     min_match_weight: float
     fuzzy: bool
+    partition_births: int = Field(ge=1000)
     # Keyed by field and kind: check_authority/check_confidence name the unknown ones.
     authority: dict[str, list[str]]
     confidence: dict[str, float]
@@ -355,6 +357,7 @@ def _config(model: _File, sources: list[Path]) -> Config:
         store=model.store.model_dump(),
         min_match_weight=model.reconcile.min_match_weight,
         fuzzy=model.reconcile.fuzzy,
+        partition_births=model.reconcile.partition_births,
         roles=roles,
         report=report,
         evidence=evidence,

@@ -168,8 +168,10 @@ CREATE TABLE IF NOT EXISTS link_births (
     birth      BIGINT NOT NULL,
     pop_uid    VARCHAR,  -- "pop:<record_id>"
     hosp_uid   VARCHAR,  -- "hosp:<delivery_id>"
-    police_uid VARCHAR   -- "police:<id_number>"
+    police_uid VARCHAR,  -- "police:<id_number>"
+    part       INTEGER   -- the part of the link (0 unless the store was cut by birth years)
 );
+ALTER TABLE link_births ADD COLUMN IF NOT EXISTS part INTEGER;
 -- Each pair of records linked, and the pass (method) and score that linked it.
 CREATE TABLE IF NOT EXISTS links (
     uid_l  VARCHAR NOT NULL,
