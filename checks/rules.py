@@ -260,13 +260,22 @@ def division_known(field: str, label: str, known: frozenset[str] | None) -> list
 
 
 def schema(feed: Feed, rules: list[Rule]) -> pa.DataFrameSchema:
-    """A Pandera schema: canonical column types, and one named check per rule."""
-    columns = {c.name: pa.Column(DTYPES[c.kind], nullable=True) for c in feed.columns}
-    checks = [
-        pa.Check(
+    """A Pandera schema: canonical column types, and one named check per rule.
+
+    Each rule is a check of the column it reports on (a rule on a column the feed does not
+    have is a check of the whole frame): Pandera then keeps that one column of the failing
+    rows as failure cases, not the whole row encoded as JSON.
+    """
+    checks: dict[str | None, list[pa.Check]] = {}
+    names = set(feed.column_names)
+    for rule in rules:
+        check = pa.Check(
             lambda data, rule=rule: data.lazyframe.select(rule.passes.fill_null(True)),
             name=rule.check_name,  # failures are matched back to their rule by this name
         )
-        for rule in rules
-    ]
-    return pa.DataFrameSchema(columns, checks=checks, strict=False, name=feed.name)
+        checks.setdefault(rule.field if rule.field in names else None, []).append(check)
+    columns = {
+        c.name: pa.Column(DTYPES[c.kind], nullable=True, checks=checks.get(c.name, []))
+        for c in feed.columns
+    }
+    return pa.DataFrameSchema(columns, checks=checks.get(None, []), strict=False, name=feed.name)

@@ -43,7 +43,7 @@ def validate(raw: RawFeed, canonical: pl.DataFrame, ctx: object) -> Validated:
     rules_module = checks_module("rules")
     rules = feed_rules(raw.feed, ctx)
     schema = rules_module.schema(raw.feed, rules)
-    failures = _failures(schema, canonical)
+    failures = _failures(schema, canonical, [r.check_name for r in rules])
 
     meta = pl.DataFrame(
         {
@@ -67,18 +67,19 @@ def validate(raw: RawFeed, canonical: pl.DataFrame, ctx: object) -> Validated:
     warnings = failures.filter(
         (pl.col("severity") == "warning") & ~pl.col(INDEX).is_in(quarantined_index.implode())
     )
-    found = _warnings(raw.feed, indexed, warnings)
+    found = _warnings(raw.feed, canonical, warnings)
     keep = [LINE, *raw.feed.column_names, "extra"]
     return Validated(accepted.select(keep), quarantined, found, rule_results)
 
 
-def _failures(schema: object, frame: pl.DataFrame) -> pl.DataFrame:
+def _failures(schema: object, frame: pl.DataFrame, checks: list[str]) -> pl.DataFrame:
+    """(check, index) of every row failing a rule; index is null for a rule that raised."""
     empty = pl.DataFrame(schema={"check": pl.String, INDEX: pl.UInt32})
     try:
         schema.validate(frame, lazy=True)  # type: ignore[attr-defined]
     except pandera.errors.SchemaErrors as errors:
         cases = errors.failure_cases
-        structural = cases.filter(pl.col("schema_context") != "DataFrameSchema")
+        structural = cases.filter(~pl.col("check").is_in(checks))
         if structural.height:
             # A column of the wrong type is a bug in normalisation, not bad input.
             raise RuntimeError(f"canonical frame breaks its schema:\n{structural}") from None
@@ -86,19 +87,21 @@ def _failures(schema: object, frame: pl.DataFrame) -> pl.DataFrame:
     return empty
 
 
+# Failures are few (thousands in a million rows): their values are taken by row position
+# (gather), not by joining the failures to the whole file on a row index.
+
+
 def _raw_values(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
-    """The value as read, for each failure (index, field)."""
-    rows = raw.rows.with_row_index(INDEX)
+    """The value as read, for each failure (index, field); failures without a row dropped."""
+    failures = failures.filter(pl.col(INDEX).is_not_null())
     parts = []
     for field in failures["field"].unique().to_list():
-        subset = failures.filter(pl.col("field") == field).select(INDEX, "field", "check")
-        parts.append(
-            subset.join(rows.select(INDEX, pl.col(field).alias("raw_value")), on=INDEX, how="left")
-        )
+        subset = failures.filter(pl.col("field") == field)
+        values = raw.rows[field].gather(subset[INDEX])
+        parts.append(subset.with_columns(values.alias("raw_value")))
     if not parts:
         return failures.with_columns(pl.lit(None, pl.String).alias("raw_value"))
-    values = pl.concat(parts)
-    return failures.join(values.select(INDEX, "check", "raw_value"), on=[INDEX, "check"])
+    return pl.concat(parts)
 
 
 def _quarantine(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
@@ -118,7 +121,7 @@ def _quarantine(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
         .group_by(INDEX, maintain_order=True)
         .agg(pl.col("reason").str.join("; ").alias("reasons"))
     )
-    rows = raw.rows.with_row_index(INDEX).join(reasons, on=INDEX, how="inner").sort(INDEX)
+    rows = raw.rows[reasons[INDEX]].with_columns(reasons["reasons"])
     file_order = [raw.columns[h] for h in raw.header]
     from_rules = pl.DataFrame(
         {
@@ -132,18 +135,16 @@ def _quarantine(raw: RawFeed, failures: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([from_reader, from_rules]).sort(LINE)
 
 
-def _warnings(feed: Feed, indexed: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
+def _warnings(feed: Feed, canonical: pl.DataFrame, warnings: pl.DataFrame) -> pl.DataFrame:
+    warnings = warnings.filter(pl.col(INDEX).is_not_null())
     parts = []
     for field in warnings["field"].unique().sort().to_list():
         subset = warnings.filter(pl.col("field") == field)
-        values = indexed.select(
-            INDEX, LINE, pl.col(feed.key).alias("record_key"), pl.col(field).cast(pl.String)
-        )
-        parts.append(
-            subset.join(values, on=INDEX, how="inner").select(
-                LINE, "record_key", "field", "rule", pl.col(field).alias("value"), "message"
-            )
-        )
+        values = canonical.select(
+            LINE, pl.col(feed.key).alias("record_key"), pl.col(field).alias("value")
+        )[subset[INDEX]].with_columns(pl.col("value").cast(pl.String))
+        found = pl.concat([values, subset.select("field", "rule", "message")], how="horizontal")
+        parts.append(found.select(LINE, "record_key", "field", "rule", "value", "message"))
     if not parts:
         return pl.DataFrame(schema=WARNING_SCHEMA)
     return pl.concat(parts).cast(WARNING_SCHEMA).sort(LINE, "field", "rule")  # type: ignore[arg-type]
