@@ -26,11 +26,11 @@ from recon.outputs import output_set, write_csv
 from recon.reconcile import proposal
 from recon.resources import sql
 from recon.signoff.common import (
-    DIGEST_COLUMNS,
     ApplyResult,
     case_digest,
     now,
     signed_digests,
+    signed_off,
     transition,
 )
 from recon.store import audit
@@ -57,20 +57,12 @@ def correction_digest(row: dict[str, Any]) -> str:
 def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
     """Apply every approved, six-times-signed case; write corrected_pop.csv and corrections.csv."""
     applied_at = now()
-    signed = f"({sql('signoff/signed_off')})"
-    candidates = query_frame(
-        con,
-        f"SELECT {', '.join(DIGEST_COLUMNS)} FROM cases "
-        f"WHERE status = 'approved' AND closed_run IS NULL AND case_id IN {signed} "
-        "ORDER BY case_id",
-    )
-    refused: dict[str, str] = {
-        r[0]: "状态为已批准，但不是六人全部同意"
-        for r in con.execute(
-            f"SELECT case_id FROM cases WHERE status = 'approved' AND case_id NOT IN {signed} "
-            "ORDER BY case_id"
-        ).fetchall()
-    }
+    with signed_off(con):
+        candidates = query_frame(con, sql("signoff/approved_cases"))
+        refused: dict[str, str] = {
+            r[0]: "状态为已批准，但不是六人全部同意"
+            for r in con.execute(sql("signoff/approved_unsigned")).fetchall()
+        }
     digests = signed_digests(con)
     ready: list[dict[str, Any]] = []
     for case in candidates.iter_rows(named=True):
@@ -94,7 +86,7 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
             }
         )
 
-    before = scalar(con, "SELECT count(*) FROM corrections")
+    before = scalar(con, sql("signoff/corrections_count"))
     to_apply = pl.DataFrame(ready, schema={"case_id": pl.String, "record": pl.String})
     con.register("to_apply", to_apply)
     try:
@@ -102,9 +94,7 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
     finally:
         con.unregister("to_apply")
     ids = [r["case_id"] for r in ready]
-    added = query_frame(
-        con, "SELECT * FROM corrections WHERE list_contains($ids, case_id)", {"ids": ids}
-    )
+    added = query_frame(con, sql("signoff/new_corrections"), {"ids": ids})
     audit.append_many(
         con,
         [
@@ -115,9 +105,9 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
     for case_id in ids:
         transition(con, case_id, "applied", "apply")
     execute_script(con, sql("signoff/corrected_pop"))
-    count = scalar(con, "SELECT count(*) FROM corrections") - before
+    count = scalar(con, sql("signoff/corrections_count")) - before
 
-    register = query_frame(con, "SELECT * FROM corrected_pop ORDER BY record_id")
+    register = query_frame(con, sql("signoff/corrected_register"))
     register = register.with_columns(
         pl.col(c).cast(pl.String) for c, t in register.schema.items() if t == pl.Object
     )
@@ -126,11 +116,7 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
     with output_set(out_dir) as staging:  # the register and its ledger appear together
         write_csv(register, staging / path.name)
         write_csv(corrections_table(con), staging / ledger_path.name)
-    by_target = dict(
-        con.execute(
-            "SELECT target_system, count(*) FROM corrections GROUP BY ALL ORDER BY 1"
-        ).fetchall()
-    )
+    by_target = dict(con.execute(sql("signoff/corrections_by_target")).fetchall())
     audit.append(con, "apply", None, {"cases": len(ids), "corrections": count})
     return ApplyResult(
         cases_applied=len(ids),
@@ -164,12 +150,5 @@ def corrections_table(
 
 def _pop_record(con: duckdb.DuckDBPyConnection, record_id: str | None) -> dict[str, Any] | None:
     """The register record as it is when removed: kept in the ledger, so history keeps it."""
-    frame = query_frame(
-        con,
-        "SELECT record_id, version, name, sex, CAST(birth_date AS VARCHAR) AS birth_date, "
-        "id_number, mother_name, mother_id, father_name, birth_order, division_code, "
-        "CAST(reported_on AS VARCHAR) AS reported_on, reporting_unit "
-        "FROM pop WHERE record_id = $id",
-        {"id": record_id},
-    )
+    frame = query_frame(con, sql("signoff/removed_record"), {"id": record_id})
     return frame.row(0, named=True) if frame.height else None

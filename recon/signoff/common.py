@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import polars as pl
 from recon.cases.worklist import SIGNATURE_PARTS
 from recon.resources import sql
 from recon.store import audit
-from recon.store.connection import scalar
+from recon.store.connection import execute_script, query_frame, registered, scalar
 from recon.vocabulary import HEADERS_ZH, PART_ZH, PROBLEM_KINDS, ROW_FINGERPRINT
 
 AGREE = "同意"
@@ -144,41 +145,35 @@ class Signature:
 
 def transition(con: duckdb.DuckDBPyConnection, case_id: str, to_status: str, cause: str) -> None:
     """Move one case to `to_status`; refused (in code and by the store) unless allowed."""
-    current = scalar(con, "SELECT status FROM cases WHERE case_id = ?", [case_id])
+    current = scalar(con, sql("signoff/case_status"), {"case_id": case_id})
     if current is None:
         raise SignoffError(f"{case_id}: no such case")
     if (current, to_status) not in TRANSITIONS:
         raise SignoffError(f"{case_id}: status {current} cannot become {to_status}")
     # The log row is written first: its CHECK refuses an illegal pair even if code changes.
-    con.execute(
-        "INSERT INTO case_status_log VALUES (?, ?, ?, ?, ?)",
-        [case_id, current, to_status, now(), cause],
-    )
-    con.execute(
-        "UPDATE cases SET status = ? WHERE case_id = ? AND status = ?",
-        [to_status, case_id, current],
-    )
+    execute_script(
+        con,
+        sql("signoff/status_change"),
+        {
+            "case_id": case_id, "from_status": current, "to_status": to_status,
+            "changed_at": now(), "cause": cause,
+        },
+    )  # fmt: skip
     audit.append(con, "case_status", case_id, {"from": current, "to": to_status, "cause": cause})
+
+
+@contextmanager
+def signed_off(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The cases the store shows as signed off (sql/signoff/signed_off.sql) as the view
+    `signed_off` for the length of the block."""
+    with registered(con, "signed_off", query_frame(con, sql("signoff/signed_off"))):
+        yield con
 
 
 def status_violations(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Cases whose status the log and the signatures do not bear out (for `audit verify`)."""
-    rows = con.execute(
-        """
-        WITH last AS (
-            SELECT case_id, arg_max(to_status, changed_at) AS logged
-            FROM case_status_log GROUP BY case_id
-        ), signed AS ("""
-        + sql("signoff/signed_off")
-        + """)
-        SELECT c.case_id || ': ' || c.status || ' (log: ' || coalesce(l.logged, 'open') || ')'
-        FROM cases AS c LEFT JOIN last AS l USING (case_id)
-        WHERE c.status <> coalesce(l.logged, 'open')
-           OR (c.status IN ('approved', 'applied')
-               AND c.case_id NOT IN (SELECT case_id FROM signed))
-        ORDER BY c.case_id
-        """
-    ).fetchall()
+    with signed_off(con):
+        rows = con.execute(sql("signoff/status_violations")).fetchall()
     return [r[0] for r in rows]
 
 
@@ -188,11 +183,7 @@ def stored_signatures(
     ids = list(case_ids)
     if not ids:
         return {}
-    rows = con.execute(
-        "SELECT case_id, position, role, name, signed_on, decision, reason FROM signatures "
-        "WHERE list_contains(?, case_id) ORDER BY case_id, position",
-        [ids],
-    ).fetchall()
+    rows = con.execute(sql("signoff/stored_signatures"), {"ids": ids}).fetchall()
     stored: dict[str, dict[int, Signature]] = {}
     for case_id, position, role, name, signed_on, decision, reason in rows:
         stored.setdefault(case_id, {})[position] = Signature(
@@ -273,8 +264,5 @@ def signed_digests(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 
     Entries written before signatures carried the digest name none: such a case is absent.
     """
-    rows = con.execute(
-        "SELECT subject, list_distinct(list(details ->> 'case_digest')) FROM audit_log "
-        "WHERE action = 'signature' AND json_exists(details, '$.case_digest') GROUP BY subject"
-    ).fetchall()
+    rows = con.execute(sql("audit/signed_digests")).fetchall()
     return {case_id: set(digests) for case_id, digests in rows}

@@ -84,9 +84,12 @@ def export_worklist(
         )
         write_csv(frame, out)
     con.execute(
-        "INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?)",
-        [export_id, now(), division, fmt, json.dumps(case_ids), digest],
-    )
+        sql("signoff/exports"),
+        {
+            "export_id": export_id, "created_at": now(), "division": division, "format": fmt,
+            "case_ids": json.dumps(case_ids), "fingerprint": digest,
+        },
+    )  # fmt: skip
     audit.append(
         con, "export", export_id, {"cases": len(case_ids), "division": division, "format": fmt}
     )
@@ -123,7 +126,7 @@ class FormContext:
 
 
 def _places(con: duckdb.DuckDBPyConnection) -> dict[str, Place]:
-    rows = con.execute("SELECT code, name, level, parent FROM divisions").fetchall()
+    rows = con.execute(sql("signoff/places")).fetchall()
     return {code: Place(code, name, level, parent or None) for code, name, level, parent in rows}
 
 

@@ -19,6 +19,7 @@ from recon.cases.worklist import DEFAULT_ROLES, SIGNATURE_PARTS
 from recon.dates import parse_date
 from recon.masking import mask_ids as mask_id
 from recon.outputs import FORMULA_STARTS, write_csv
+from recon.resources import sql
 from recon.signoff.common import (
     AGREE,
     DATA_SHEET,
@@ -88,9 +89,7 @@ def import_worklist(
     """
     roles = tuple(roles)
     export_id, rows = _read_worklist(path, roles, max_file_mb=max_file_mb, max_rows=max_rows)
-    found = con.execute(
-        "SELECT case_ids, fingerprint FROM exports WHERE export_id = ?", [export_id]
-    ).fetchall()
+    found = con.execute(sql("signoff/exported"), {"export_id": export_id}).fetchall()
     export = found[0] if found else None
     if export is None:
         raise SignoffError(f"{path.name}: export id {export_id!r} is unknown: {NOT_OURS}")
@@ -144,11 +143,12 @@ def import_worklist(
             continue
         for sig in new:
             con.execute(
-                "INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    case_id, sig.position, sig.role, sig.name, sig.signed_on, sig.decision,
-                    sig.reason, export_id, imported_at,
-                ],
+                sql("signoff/signatures"),
+                {
+                    "case_id": case_id, "position": sig.position, "role": sig.role,
+                    "name": sig.name, "signed_on": sig.signed_on, "decision": sig.decision,
+                    "reason": sig.reason, "export_id": export_id, "imported_at": imported_at,
+                },
             )  # fmt: skip
         digest = digests[case_id]
         audit.append_many(con, [signature_entry(case_id, s, export_id, digest) for s in new])
@@ -188,11 +188,7 @@ def _refuse_if_stale(
     opened each); refused if any closed or changed since the export."""
     con.register("exported_ids", pl.DataFrame({"case_id": exported}, schema={"case_id": pl.String}))
     try:
-        now = query_frame(
-            con,
-            "SELECT c.*, r.as_of AS opened_on FROM cases AS c JOIN exported_ids USING (case_id) "
-            "LEFT JOIN runs AS r ON r.run_id = c.opened_run ORDER BY case_id",
-        )
+        now = query_frame(con, sql("signoff/exported_cases"))
     finally:
         con.unregister("exported_ids")
     gone = sorted(set(exported) - set(now["case_id"].to_list()))
@@ -213,11 +209,9 @@ def _refuse_if_stale(
 
 def _settle_status(con: duckdb.DuckDBPyConnection, case_id: str, needed: int, cause: str) -> None:
     """The status the signatures now call for, reached through allowed steps only."""
-    signed = con.execute(
-        "SELECT decision FROM signatures WHERE case_id = ? ORDER BY position", [case_id]
-    ).fetchall()
+    signed = con.execute(sql("signoff/decisions"), {"case_id": case_id}).fetchall()
     decisions = [d[0] for d in signed]
-    status = scalar(con, "SELECT status FROM cases WHERE case_id = ?", [case_id])
+    status = scalar(con, sql("signoff/case_status"), {"case_id": case_id})
     if DISAGREE in decisions:
         target = "rejected"
     elif len(decisions) >= needed and all(d == AGREE for d in decisions):
@@ -330,7 +324,7 @@ def _check_row(
 ) -> tuple[list[Signature], list[RowProblem]]:
     """The new signatures of one row that form a valid chain, and every problem seen."""
     stored = stored_signatures(con, [case_id]).get(case_id, {})
-    status = scalar(con, "SELECT status FROM cases WHERE case_id = ?", [case_id])
+    status = scalar(con, sql("signoff/case_status"), {"case_id": case_id})
     problems: list[RowProblem] = []
     new: list[Signature] = []
     previous: Signature | None = None

@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from recon.outputs import save_workbook
+from recon.resources import sql
 from recon.signoff.apply import corrections_table
 from recon.signoff.common import SignoffError, now
 from recon.signoff.form import row_height, safe_text, set_default_font
@@ -52,9 +53,7 @@ def export_notice(
     if not include_sent:
         sent = {
             case_id
-            for (ids,) in con.execute(
-                "SELECT case_ids FROM notices WHERE target_system = ?", [target]
-            ).fetchall()
+            for (ids,) in con.execute(sql("signoff/sent_notices"), {"target": target}).fetchall()
             for case_id in json.loads(ids)
         }
         ledger = ledger.filter(~pl.col("case_id").is_in(list(sent)))
@@ -62,9 +61,12 @@ def export_notice(
     _write(out, ledger, target, notice_id)
     case_ids = ledger["case_id"].to_list()
     con.execute(
-        "INSERT INTO notices VALUES (?, ?, ?, ?)",
-        [notice_id, target, now(), json.dumps(case_ids)],
-    )
+        sql("signoff/notices"),
+        {
+            "notice_id": notice_id, "target": target, "created_at": now(),
+            "case_ids": json.dumps(case_ids),
+        },
+    )  # fmt: skip
     audit.append(con, "notice", notice_id, {"target": target, "cases": case_ids})
     return NoticeResult(notice_id=notice_id, path=out, target=target, corrections=len(case_ids))
 

@@ -13,7 +13,7 @@ import duckdb
 
 from recon.resources import sql
 from recon.signoff.apply import correction_digest
-from recon.signoff.common import DIGEST_COLUMNS, case_digest, signed_digests, status_violations
+from recon.signoff.common import case_digest, signed_digests, status_violations
 from recon.store.connection import query_frame
 from recon.vocabulary import PROBLEM_ZH
 
@@ -48,7 +48,7 @@ def _ledger(con: duckdb.DuckDBPyConnection) -> list[str]:
     chain = {case_id: (digest, seq) for case_id, digest, seq in con.execute(
         sql("audit/corrections")
     ).fetchall()}  # fmt: skip
-    rows = query_frame(con, "SELECT * FROM corrections ORDER BY case_id")
+    rows = query_frame(con, sql("audit/ledger"))
     problems = []
     for row in rows.iter_rows(named=True):
         entry = chain.pop(row["case_id"], None)
@@ -75,12 +75,7 @@ def _signed_content(con: duckdb.DuckDBPyConnection) -> list[str]:
     digests = signed_digests(con)
     if not digests:
         return []
-    cases = query_frame(
-        con,
-        f"SELECT {', '.join(DIGEST_COLUMNS)} FROM cases "
-        "WHERE list_contains($ids, case_id) ORDER BY case_id",
-        {"ids": sorted(digests)},
-    )
+    cases = query_frame(con, sql("audit/signed_cases"), {"ids": sorted(digests)})
     return [
         f"案件 {case['case_id']} 的内容与签字时不符（签字后被改动）"
         f" (case {case['case_id']} changed after it was signed)"

@@ -1,0 +1,2 @@
+-- How many rows the corrections ledger holds.
+SELECT count(*) FROM corrections
