@@ -66,6 +66,7 @@ class IngestSettings:
     max_field_chars: int = 10_000
     max_file_mb: int = 1024
     max_columns: int = 1000
+    chunk_rows: int = 1_000_000  # a longer file is validated and stored this many rows at a time
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class _Ingest(_Section):
     max_field_chars: int
     max_file_mb: int
     max_columns: int
+    chunk_rows: int = Field(ge=1000)
 
 
 class _Divisions(_Section):

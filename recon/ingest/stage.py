@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import polars as pl
 
 from recon import validate
 from recon.ingest.divisions import read_divisions
 from recon.ingest.normalize import normalise
-from recon.ingest.read import Inbox, InputError, read_feed, sha256_of
-from recon.ingest.store import previous_ingest, store_file
+from recon.ingest.read import Inbox, InputError, RawFeed, read_feed, sha256_of
+from recon.ingest.store import next_file_id, previous_ingest, store_file, store_rows
 from recon.night import Night
 from recon.resources import checks_module, sql
 from recon.results import ExpectationFailure, FileReport
@@ -66,38 +69,99 @@ def run(night: Night, inbox: Inbox, step: Step = lambda _label, _done: None) -> 
         with night.timer.stage("read"):
             raw = read_feed(inbox_file, config, sha256=sha)
         step(f"{STEPS[1]} {name}", done + 1)
-        with night.timer.stage("normalise"):
-            canonical = normalise(raw.rows, raw.feed, raw.extras)
-        with night.timer.stage("validate"):
-            validated = validate.validate(raw, canonical, ctx)
-        step(f"{STEPS[2]} {name}", done + 2)
-        with night.timer.stage("expectations"):
-            outcomes = validate.expect(con, inbox_file.kind, canonical, config)
+        report, rule_results, outcomes = _ingest(night, raw, ctx)
         step(f"{STEPS[3]} {name}", done + 3)
-        with night.timer.stage("store"):
-            frame = None
-            if outcomes:
-                from recon.validate.expectations import outcomes_frame
-
-                frame = outcomes_frame(outcomes)
-            report = store_file(con, night.run_id, raw, validated, frame, sha)
-            audit.append(
-                con, "ingest", f"file:{report.file_id}",
-                {"feed": report.feed, "sha256": sha, "rows_read": report.rows_read,
-                 "rows_accepted": report.rows_accepted,
-                 "rows_quarantined": report.rows_quarantined},
-                run_id=night.run_id,
-            )  # fmt: skip
         files.append(report)
-        for rule, count in validated.rule_results.select("rule", "failures").iter_rows():
+        for rule, count in rule_results.select("rule", "failures").iter_rows():
             rule_failures[rule] += count
         failures += [
             ExpectationFailure(inbox_file.kind, name, o.expectation, o.label, str(o.observed_value))
             for o in outcomes
             if not o.success
         ]
-        del raw, canonical, validated  # one file's frames in memory at a time
+        del raw  # one file's frames in memory at a time
     return Files(files, dict(sorted(rule_failures.items())), failures, divisions)
+
+
+def _ingest(night: Night, raw: RawFeed, ctx: object) -> tuple[FileReport, pl.DataFrame, list[Any]]:
+    """Normalise, validate and store one file read, a chunk at a time; then judge the
+    whole file by its expectations and describe it in `files`."""
+    con, timer, feed = night.con, night.timer, raw.feed.name
+    file_id = next_file_id(con)
+    chunks = _chunks(raw, night.config.ingest.chunk_rows)
+    counts = {"accepted": 0, "quarantined": 0, "new": 0, "warnings": 0}
+    results: list[pl.DataFrame] = []
+    canonicals: list[pl.DataFrame] = []
+    for chunk in chunks:
+        with timer.stage("normalise"):
+            canonical = normalise(chunk.rows, chunk.feed, chunk.extras)
+        with timer.stage("validate"):
+            validated = validate.validate(chunk, canonical, ctx)
+        with timer.stage("store"):
+            counts["new"] += store_rows(con, file_id, feed, validated)
+        counts["accepted"] += validated.accepted.height
+        counts["quarantined"] += validated.quarantined.height
+        counts["warnings"] += validated.warnings.height
+        results.append(validated.rule_results)
+        # The expectations judge the whole file; its extra columns they never read.
+        canonicals.append(canonical if len(chunks) == 1 else canonical.drop("extra", strict=False))
+        del validated
+    whole = canonicals[0] if len(canonicals) == 1 else pl.concat(canonicals)
+    del canonicals
+    with timer.stage("expectations"):
+        outcomes = validate.expect(con, feed, whole, night.config)
+    del whole
+    rule_results = results[0] if len(results) == 1 else _summed(results)
+    rows_read = raw.rows.height + raw.malformed.height
+    with timer.stage("store"):
+        frame = None
+        if outcomes:
+            from recon.validate.expectations import outcomes_frame
+
+            frame = outcomes_frame(outcomes)
+        report = store_file(
+            con, night.run_id, file_id, raw,
+            FileReport(
+                file_id=file_id, feed=feed, file=raw.path.name, rows_read=rows_read,
+                rows_accepted=counts["accepted"], rows_quarantined=counts["quarantined"],
+                skipped=False, rows_new=counts["new"],
+                rows_unchanged=counts["accepted"] - counts["new"], warnings=counts["warnings"],
+                encoding=raw.encoding, format=raw.format,
+            ),
+            rule_results, frame,
+        )  # fmt: skip
+        audit.append(
+            con, "ingest", f"file:{file_id}",
+            {"feed": feed, "sha256": raw.sha256, "rows_read": rows_read,
+             "rows_accepted": report.rows_accepted, "rows_quarantined": report.rows_quarantined},
+            run_id=night.run_id,
+        )  # fmt: skip
+    return report, rule_results, outcomes
+
+
+def _chunks(raw: RawFeed, size: int) -> list[RawFeed]:
+    """The file's rows in chunks of about `size`, every row of one key in the same chunk
+    (so a key repeated in the file is still caught), in file order within each; the
+    records that are no rows at all go with the first."""
+    if raw.rows.height <= size:
+        return [raw]
+    count = -(-raw.rows.height // size)
+    chunk = raw.rows[raw.feed.key].hash(seed=0) % count
+    empty = raw.malformed.clear()
+    return [
+        replace(raw, rows=raw.rows.filter(chunk == i), malformed=raw.malformed if i == 0 else empty)
+        for i in range(count)
+    ]
+
+
+def _summed(results: list[pl.DataFrame]) -> pl.DataFrame:
+    """Rule results of the chunks of one file, as one file's."""
+    return (
+        pl.concat(results)
+        .group_by("field", "rule", "severity")
+        .agg(pl.col("failures").sum())
+        .sort("field", "rule")
+    )
 
 
 def load_divisions(night: Night, inbox: Inbox) -> int | None:

@@ -1,6 +1,7 @@
 """Store one validated file: its new record versions, quarantine, warnings and results.
 
-Every statement is a file in sql/ingest/, named for the table it writes.
+Every statement is a file in sql/ingest/, named for the table it writes. A long file is
+stored a chunk at a time (`store_rows`), then described once (`store_file`).
 """
 
 from __future__ import annotations
@@ -29,57 +30,57 @@ def previous_ingest(con: duckdb.DuckDBPyConnection, sha: str) -> FileReport | No
     )
 
 
-def store_file(
-    con: duckdb.DuckDBPyConnection,
-    run_id: int,
-    raw: RawFeed,
-    validated: Validated,
-    outcomes: pl.DataFrame | None,
-    sha: str,
-) -> FileReport:
-    """Write one file's rows and results; `outcomes` is its expectations' frame, if any."""
-    feed = raw.feed.name
-    file_id = scalar(con, "SELECT nextval('file_ids')")
-    rows_read = raw.rows.height + raw.malformed.height
-    accepted = validated.accepted.height
-    quarantined = validated.quarantined.height
-    if accepted + quarantined != rows_read:  # nothing may be lost between reading and storing
-        raise RuntimeError(
-            f"{raw.path}: {rows_read} rows read but {accepted} accepted + {quarantined} quarantined"
-        )
+def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
+    return int(scalar(con, "SELECT nextval('file_ids')"))
+
+
+def store_rows(
+    con: duckdb.DuckDBPyConnection, file_id: int, feed: str, validated: Validated
+) -> int:
+    """Rows of one file (or one chunk of it): new record versions, quarantine, warnings.
+    Returns how many accepted rows made a new record or version."""
     with registered(con, "staged", validated.accepted):
-        rows_new = scalar(con, sql(f"ingest/{feed}_records"), {"file_id": file_id})
+        rows_new = int(scalar(con, sql(f"ingest/{feed}_records"), {"file_id": file_id}))
     ids: dict[str, Any] = {"file_id": file_id, "feed": feed}
     with registered(con, "incoming", validated.quarantined):
         con.execute(sql("ingest/quarantine"), ids)
     with registered(con, "incoming", validated.warnings):
         con.execute(sql("ingest/warnings"), ids)
-    with registered(con, "incoming", validated.rule_results):
-        con.execute(sql("ingest/rule_results"), {**ids, "rows_read": rows_read})
+    return rows_new
+
+
+def store_file(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    file_id: int,
+    raw: RawFeed,
+    counts: FileReport,
+    rule_results: pl.DataFrame,
+    outcomes: pl.DataFrame | None,
+) -> FileReport:
+    """The file's row in `files`, its rule results and expectation outcomes, once its
+    rows are stored; `counts` holds what the rows came to."""
+    if counts.rows_accepted + counts.rows_quarantined != counts.rows_read:
+        # Nothing may be lost between reading and storing.
+        raise RuntimeError(
+            f"{raw.path}: {counts.rows_read} rows read but {counts.rows_accepted} accepted "
+            f"+ {counts.rows_quarantined} quarantined"
+        )
+    ids: dict[str, Any] = {"file_id": file_id, "feed": raw.feed.name}
+    with registered(con, "incoming", rule_results):
+        con.execute(sql("ingest/rule_results"), {**ids, "rows_read": counts.rows_read})
     if outcomes is not None and outcomes.height:
         with registered(con, "incoming", outcomes):
             con.execute(sql("ingest/expectation_results"), {"file_id": file_id, "run_id": run_id})
     con.execute(
         sql("ingest/files"),
         {
-            **ids, "run_id": run_id, "file_name": raw.path.name, "sha256": sha,
+            **ids, "run_id": run_id, "file_name": raw.path.name, "sha256": raw.sha256,
             "size_bytes": raw.size_bytes, "format": raw.format, "encoding": raw.encoding,
-            "header": json.dumps(raw.header, ensure_ascii=False), "rows_read": rows_read,
-            "rows_accepted": accepted, "rows_quarantined": quarantined, "rows_new": rows_new,
-            "rows_unchanged": accepted - rows_new,
+            "header": json.dumps(raw.header, ensure_ascii=False),
+            "rows_read": counts.rows_read, "rows_accepted": counts.rows_accepted,
+            "rows_quarantined": counts.rows_quarantined, "rows_new": counts.rows_new,
+            "rows_unchanged": counts.rows_unchanged,
         },
     )  # fmt: skip
-    return FileReport(
-        file_id=file_id,
-        feed=feed,
-        file=raw.path.name,
-        rows_read=rows_read,
-        rows_accepted=accepted,
-        rows_quarantined=quarantined,
-        skipped=False,
-        rows_new=rows_new,
-        rows_unchanged=accepted - rows_new,
-        warnings=validated.warnings.height,
-        encoding=raw.encoding,
-        format=raw.format,
-    )
+    return counts
