@@ -78,29 +78,14 @@ def update_cases(
     if hold is not None:
         held_findings = findings.filter(hold).height
         findings = findings.filter(~hold)
-        held = query_frame(
-            con, "SELECT case_id, category, target_system, field FROM cases "
-            "WHERE closed_run IS NULL AND status <> 'applied'",
-        ).filter(hold).select("case_id")  # fmt: skip
+        held = query_frame(con, sql("cases/closable")).filter(hold).select("case_id")
     tonight = with_case_ids(findings)
     con.register("tonight", tonight.to_arrow())
     con.register("held", held.to_arrow())
     try:
-        kept = scalar(
-            con, "SELECT count(*) FROM tonight WHERE case_id IN (SELECT case_id FROM cases)"
-        )
-        opened = query_frame(
-            con,
-            "SELECT case_id, category, target_system FROM tonight "
-            "WHERE case_id NOT IN (SELECT case_id FROM cases WHERE closed_run IS NULL) "
-            "ORDER BY case_id",
-        )
-        closed = query_frame(
-            con,
-            "SELECT case_id FROM cases WHERE closed_run IS NULL AND status <> 'applied' "
-            "AND case_id NOT IN (SELECT case_id FROM tonight) "
-            "AND case_id NOT IN (SELECT case_id FROM held) ORDER BY case_id",
-        )
+        kept = scalar(con, sql("cases/kept"))
+        opened = query_frame(con, sql("cases/opened"))
+        closed = query_frame(con, sql("cases/closed"))
         execute_script(con, sql("cases/update"), {"run_id": run_id})
     finally:
         con.unregister("tonight")

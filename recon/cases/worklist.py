@@ -27,10 +27,7 @@ def with_signatures(
     A signed block shows the role as signed; an empty one, the role configured now.
     """
     signed = query_frame(
-        con,
-        "SELECT case_id, position, role, name, CAST(signed_on AS VARCHAR) AS date, decision, "
-        "reason FROM signatures WHERE list_contains(?, case_id)",
-        [cases["case_id"].to_list()],
+        con, sql("outputs/worklist_signatures"), {"ids": cases["case_id"].to_list()}
     )
     for number, role in enumerate(roles, start=1):
         given = signed.filter(pl.col("position") == number).select(
