@@ -64,6 +64,8 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 
 from recon.ingest.normalize import id_check_ok
 from recon.names import name_key
+from recon.resources import sql
+from recon.store.connection import execute_script
 
 logger = logging.getLogger(__name__)
 
@@ -698,29 +700,24 @@ def predict(
 
 def save_model(con: duckdb.DuckDBPyConnection, model: LinkModel) -> None:
     """Append the model to ``link_models`` in the caller's store (table created if absent)."""
-    _create_models_table(con)
-    con.execute(
-        "INSERT INTO link_models (trained_at, records, settings, summary) VALUES (?, ?, ?, ?)",
-        [
-            model.trained_at,
-            model.records,
-            model.settings_json,
-            json.dumps(model.summary, ensure_ascii=False),
-        ],
+    execute_script(
+        con,
+        sql("link/link_models"),
+        {
+            "trained_at": model.trained_at,
+            "records": model.records,
+            "settings": model.settings_json,
+            "summary": json.dumps(model.summary, ensure_ascii=False),
+        },
     )
 
 
 def load_model(con: duckdb.DuckDBPyConnection) -> LinkModel | None:
     """The newest model in ``link_models``, or None if none was saved."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'link_models'"
-    ).fetchall()[0][0]
+    exists = con.execute(sql("link/has_link_models")).fetchall()[0][0]
     if not exists:
         return None
-    rows = con.execute(
-        "SELECT trained_at, records, CAST(settings AS VARCHAR), CAST(summary AS VARCHAR)"
-        " FROM link_models ORDER BY trained_at DESC LIMIT 1"
-    ).fetchall()
+    rows = con.execute(sql("link/latest_model")).fetchall()
     if not rows:
         return None
     trained_at, records, settings_json, summary_json = rows[0]
@@ -729,11 +726,4 @@ def load_model(con: duckdb.DuckDBPyConnection) -> LinkModel | None:
         trained_at=trained_at,
         records=int(records),
         summary=json.loads(summary_json) if summary_json else {},
-    )
-
-
-def _create_models_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS link_models"
-        " (trained_at TIMESTAMP, records BIGINT, settings JSON, summary JSON)"
     )

@@ -106,6 +106,8 @@ def connect(
                 raise _busy(db_path, time.monotonic() - start) from None
     temp_dir = db_path.with_name(db_path.name + ".tmp")
     memory, spill = settings["memory_limit"], settings["max_temp_directory_size"]
+    # Settings, not statements on a table, kept here: older DuckDB releases (the project
+    # allows 1.4 on) bind no parameter in SET, so each value is checked or quoted instead.
     con.execute(f"SET memory_limit = '{size_setting(memory)}'")
     con.execute(f"SET max_temp_directory_size = '{size_setting(spill)}'")
     con.execute(f"SET threads = {int(settings['threads'])}")
@@ -192,8 +194,16 @@ def registered(
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
-    """A stage's table, rewritten to hold exactly `frame` (columns matched by name)."""
-    con.execute(f"DELETE FROM {table}")
+    """A stage's table, rewritten to hold exactly `frame` (columns matched by name).
+
+    Kept in Python because DuckDB binds values, never a table name: the name is formatted
+    in, so only a table of the store's own schema (sql/store/stage_table.sql, where the
+    name is bound) gets in, and quoted.
+    """
+    if not scalar(con, sql("store/stage_table"), {"table": table}):
+        raise ValueError(f"{table!r} is not a table of the store")
+    name = '"' + table.replace('"', '""') + '"'
+    con.execute(f"DELETE FROM {name}")
     with registered(con, "incoming", frame):
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
     return frame.height
