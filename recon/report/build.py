@@ -27,6 +27,7 @@ from recon.link.exact import LIVE
 from recon.masking import mask_ids
 from recon.outputs import write_json
 from recon.report import charts, metrics, squeeze, stats
+from recon.resources import sql
 from recon.signoff import CATEGORY_LABELS, FEED_LABELS
 from recon.store.connection import query_frame
 from recon.vocabulary import COVERAGE_LABELS, METRIC_LABELS, RULE_LABELS, SCORE_PARTS, STATUS_LABELS
@@ -60,10 +61,7 @@ class ReportResult:
 
 def build(con: duckdb.DuckDBPyConnection, config: Config, full_id: bool = False) -> dict[str, Any]:
     """Every figure of the report, JSON-able (this is metrics.json)."""
-    runs = query_frame(
-        con,
-        "SELECT run_id, as_of, finished_at FROM runs WHERE finished_at IS NOT NULL ORDER BY run_id",
-    )
+    runs = query_frame(con, sql("metrics/finished_runs"))
     if runs.is_empty():
         raise LookupError("the store holds no finished run: run `recon run` first")
     run_id, as_of, _ = runs.row(-1)

@@ -163,9 +163,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date, config: Con
         findings_by_township=_frame(con, "findings_by_township"),
     )
     con.register("incoming_metrics", rows.to_arrow())
-    con.execute(
-        "INSERT INTO run_metrics SELECT ?, metric, scope, value FROM incoming_metrics", [run_id]
-    )
+    con.execute(sql("metrics/run_metrics"), {"run_id": run_id})
     con.unregister("incoming_metrics")
 
 

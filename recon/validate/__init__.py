@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 
 from recon.config import Config
-from recon.resources import checks_module
+from recon.resources import checks_module, sql
 from recon.store.connection import scalar
 from recon.validate.rules import Validated, validate
 
@@ -24,7 +24,5 @@ def expect(
     from recon.validate.expectations import check_feed  # Great Expectations is slow to import
 
     thresholds = checks_module("expectations").ExpectationThresholds(**config.expectations)
-    previous_rows = scalar(
-        con, "SELECT rows_read FROM files WHERE feed = ? ORDER BY file_id DESC LIMIT 1", [feed]
-    )
+    previous_rows = scalar(con, sql("ingest/previous_rows"), {"feed": feed})
     return check_feed(feed, canonical, previous_rows=previous_rows, thresholds=thresholds)
