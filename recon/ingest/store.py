@@ -31,7 +31,7 @@ def previous_ingest(con: duckdb.DuckDBPyConnection, sha: str) -> FileReport | No
 
 
 def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(scalar(con, "SELECT nextval('file_ids')"))
+    return int(scalar(con, sql("ingest/next_file_id")))
 
 
 def store_rows(
