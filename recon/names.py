@@ -13,7 +13,7 @@ surname and given name that happen to form a dictionary phrase (曾经) do not
 change each other's reading.
 
 pypinyin is slow per call and names repeat a lot, so the expression reads each
-distinct name once and maps the keys back.
+distinct name of the whole column once and maps the keys back.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ COMPOUND_SURNAME_READINGS: dict[str, str] = {
 }
 
 _NOT_KEY = re.compile(r"[^a-z0-9]+")
+# No compound surname can start a name whose first character starts none of them.
+_COMPOUND_FIRST = frozenset(surname[0] for surname in COMPOUND_SURNAME_READINGS)
 
 
 @lru_cache(maxsize=1 << 18)
@@ -71,13 +73,15 @@ def name_key_str(name: str | None) -> str | None:
     name = name.strip()
     if not name:
         return None
-    for surname, reading in COMPOUND_SURNAME_READINGS.items():
+    for surname, reading in COMPOUND_SURNAME_READINGS.items() if name[0] in _COMPOUND_FIRST else ():
         if name.startswith(surname):
             key = reading + _read(name[len(surname) :])
             break
     else:
         surname_reading = SURNAME_READINGS.get(name[0]) or _read(name[0])
         key = surname_reading + _read(name[1:])
+    if key.isascii() and key.isalnum():  # nearly every key: nothing to remove
+        return key.lower()
     key = _NOT_KEY.sub("", key.lower())
     return key or None
 
@@ -94,4 +98,7 @@ def name_keys(names: pl.Series) -> pl.Series:
 
 def name_key(name: pl.Expr) -> pl.Expr:
     """Expression: the name key of each name (see module docstring); null stays null."""
-    return name.map_batches(name_keys, return_dtype=pl.String, is_elementwise=True)
+    # Not elementwise: Polars would then call name_keys once per chunk of the column
+    # (23 chunks for a million births read from parquet), reading the names common to
+    # several chunks again in each.
+    return name.map_batches(name_keys, return_dtype=pl.String)
