@@ -144,14 +144,22 @@ def fuzzy_from_cache(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from recon.config import load_config
-    from recon.link.exact import link, prepare
-    from recon.reconcile.findings import Deadlines, reconcile
+    from recon.link.exact import Linked, link, prepare
     from recon.resources import sql
     from recon.store.connection import query_frame
 
     config = load_config(args.config)
     con = duckdb.connect(str(args.db), read_only=True)
     known = known_divisions(con)
+    if args.reconcile_only:
+        # reconcile alone, on a dump's prepared records and links (as the reconcile stage
+        # reads the link stage's tables back from the store)
+        with stage("load"):
+            records = pl.read_parquet(args.reconcile_only / "records.parquet")
+            linked = Linked(
+                *(pl.read_parquet(args.reconcile_only / f"{name}.parquet") for name in OUTPUTS[1:4])
+            )
+        return reconciled(args, config, known, records, linked)
     with stage("load"):
         # DuckDB returns the union's rows in no fixed order, and the birth numbering
         # follows the row order: compared runs must read the same rows in the same order.
@@ -169,6 +177,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         fuzzy = fuzzy_from_cache(args.fuzzy_cache, con, records, config)
     with stage("link"):
         linked = link(records, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
+    con.close()
+    return reconciled(args, config, known, records, linked)
+
+
+def reconciled(
+    args: argparse.Namespace,
+    config: Any,
+    known: frozenset[str] | None,
+    records: pl.DataFrame,
+    linked: Any,
+) -> dict[str, Any]:
+    from recon.reconcile.findings import Deadlines, reconcile
+
     with stage("reconcile"):
         result = reconcile(
             records,
@@ -178,7 +199,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             known,
             config.evidence,
         )
-    con.close()
     summary: dict[str, Any] = {
         "stages": STAGES,
         "process_peak_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
@@ -235,6 +255,12 @@ def main() -> None:
     parser.add_argument("--records-cache", type=Path, default=Path("/tmp/lr/records.parquet"))
     parser.add_argument("--no-fuzzy", action="store_true")
     parser.add_argument("--dump", type=Path, default=None)
+    parser.add_argument(
+        "--reconcile-only",
+        type=Path,
+        metavar="DUMP",
+        help="run reconcile alone on the records and links of an earlier --dump",
+    )
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     args = parser.parse_args()
     if args.compare:

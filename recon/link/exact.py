@@ -128,17 +128,17 @@ def link(
     links: list[pl.DataFrame] = []  # row_l, row_r, method, score
     for step in DETERMINISTIC_PASSES:
         candidates = _candidates_on_keys(fields, births.open_to(step.left, step.right), step)
-        links.append(births.merge(candidates, step.left, step.right, step.names_must_agree))
+        links.append(births.merge(fields, candidates, step.left, step.right, step.names_must_agree))
 
     if fuzzy is not None:
         residual = records.filter(births.incomplete())
         if residual.height:
             pairs = _rows(_taken(fuzzy(residual), residual, min_match_weight), residual, records)
             for left, right in (("hosp", "police"), ("pop", "hosp"), ("pop", "police")):
-                candidates = _fuzzy_candidates(records, births, pairs, left, right)
+                candidates = _fuzzy_candidates(births, pairs, left, right)
                 # Splink may pair a mother's child with the wrong record of hers or with
                 # another woman's: the names must agree, single delivery or not.
-                links.append(births.merge(candidates, left, right, True, False))
+                links.append(births.merge(records, candidates, left, right, True, False))
 
     duplicates = _duplicates(records, births)
     duplicates, links = _first_report_kept(records, births, duplicates, links)
@@ -169,7 +169,6 @@ class _Births:
     def __init__(self, records: pl.DataFrame) -> None:
         n = records.height
         self.n = n
-        self.uid = records["uid"]
         feed = records["feed"]
         self.feed = np.full(n, -1, dtype=np.int8)
         for code, name in enumerate(FEED_ORDER):
@@ -204,7 +203,8 @@ class _Births:
 
     def merge(
         self,
-        candidates: pl.DataFrame,
+        records: pl.DataFrame,
+        candidates: _Candidates,
         left: str,
         right: str,
         names_must_agree: bool,
@@ -218,9 +218,10 @@ class _Births:
         exact pass has found the mother and date of a delivery with no twin to mistake.
         """
         third = next(f for f in FEED_ORDER if f not in (left, right))
+        pairs = candidates.pairs
         lf, rf, tf = (FEED_ORDER.index(f) for f in (left, right, third))
-        birth_l = self.birth[candidates["row_l"].to_numpy()]
-        birth_r = self.birth[candidates["row_r"].to_numpy()]
+        birth_l = self.birth[pairs["row_l"].to_numpy()]
+        birth_r = self.birth[pairs["row_r"].to_numpy()]
         fits = (
             (birth_l != birth_r)
             & ~self.has[rf][birth_l]
@@ -234,14 +235,14 @@ class _Births:
         if single_waives_names:
             # a single delivery has no twin to mistake: a renamed child is still it
             names_ok = names_ok | self.single[birth_l] | self.single[birth_r]
-        eligible = candidates.with_columns(
+        eligible = pairs.with_columns(
             pl.Series("birth", birth_l),
             pl.Series("birth_r", birth_r),
             # Between candidates of one rank, the births whose children's names read the
             # same go first: a twin's register record goes to the twin of its name.
             same_name.fill_null(False).alias("named"),
         ).filter(pl.Series(fits & names_ok))
-        accepted = assign_one_to_one(eligible, self.uid)
+        accepted = assign_one_to_one(eligible, records, candidates.tiebreak)
         kept, gone = accepted["birth"].to_numpy(), accepted["birth_r"].to_numpy()
         # A birth is merged into at most one other: each side holds one feed's record.
         relabel = np.arange(self.n, dtype=np.int64)
@@ -260,7 +261,10 @@ class _Births:
         keep[dropped.to_numpy()] = False
         rows = np.flatnonzero(keep)
         births = self.birth[rows]
-        numbers = np.unique(births)
+        # the birth numbers in use, in order (np.unique sorts: 50x slower here)
+        present = np.zeros(self.n, dtype=bool)
+        present[births] = True
+        numbers = np.flatnonzero(present)
         columns = {}
         for code, feed in enumerate(FEED_ORDER):
             of_feed = self.feed[rows] == code
@@ -298,15 +302,42 @@ def link_methods(linked: Linked) -> pl.DataFrame:
         index="birth", on=[f"{f}_uid" for f in FEED_ORDER], value_name="uid"
     )
     # Both ends of a link lie in one birth: its left end finds the birth.
-    return (
-        linked.links.select("method", pl.col("uid_l").alias("uid"))
-        .join(members, on="uid")
-        .group_by("birth")
-        .agg(pl.col("method").unique().sort().str.join("；").alias("link_methods"))
+    found = linked.links.select("method", pl.col("uid_l").alias("uid")).join(members, on="uid")
+    methods = found["method"].unique().sort()
+    spelled = pl.col("method").unique().sort().str.join("；").alias("link_methods")
+    if found.is_empty() or methods.null_count() or methods.len() > 62:
+        return found.group_by("birth").agg(spelled)
+    # A handful of methods: each birth's set as a bit mask (bit i: the i-th method in
+    # sorted order), spelled once per distinct mask. Hand-written because sorting and
+    # joining a list in each of a million groups was most of the reconcile stage's time.
+    # Grouped sorted: a group_by over sorted keys takes slices instead of hashing.
+    names = methods.to_list()
+    bit = {method: 1 << i for i, method in enumerate(names)}
+    masks = (
+        found.select("birth", pl.col("method").replace_strict(bit, return_dtype=pl.Int64))
+        .sort("birth")
+        .group_by("birth", maintain_order=True)
+        .agg(pl.col("method").bitwise_or().alias("_mask"))
+    )
+    spellings = {
+        mask: "；".join(name for i, name in enumerate(names) if mask >> i & 1)
+        for mask in masks["_mask"].unique().to_list()
+    }
+    return masks.select(
+        "birth",
+        pl.col("_mask").replace_strict(spellings, return_dtype=pl.String).alias("link_methods"),
     )
 
 
-def _candidates_on_keys(records: pl.DataFrame, open_to: pl.Series, step: Pass) -> pl.DataFrame:
+@dataclass(frozen=True)
+class _Candidates:
+    pairs: pl.DataFrame  # row_l, row_r, method, score
+    # The fields whose agreement breaks ties between candidates of one score; a pass's
+    # keys agree on every pair and break none.
+    tiebreak: tuple[str, ...]
+
+
+def _candidates_on_keys(records: pl.DataFrame, open_to: pl.Series, step: Pass) -> _Candidates:
     """Pairs (row_l, row_r) of open records of the pass's two feeds, equal on its keys."""
     keys, near = list(step.keys), list(step.near)
     # Only the keys go through the join; the fields the pass compares are gathered by
@@ -331,17 +362,21 @@ def _candidates_on_keys(records: pl.DataFrame, open_to: pl.Series, step: Pass) -
                 (pl.col(f) == pl.col(f"{f}_r")).fill_null(False) for f in step.corroborate
             )
         ).select("row_l", "row_r")
-    # The fields the ranking reads; a key is equal on both sides and breaks no tie.
-    fields = [f for f in (*_TIEBREAK_FIELDS, "outcome", "entered_on") if f not in keys]
+    tiebreak = tuple(f for f in _TIEBREAK_FIELDS if f not in keys)
     if not step.sex_unless_single:
-        return _ranked(_sides(records, pairs, fields), step.method, step.score)
-    pairs = _sides(records, pairs, list(dict.fromkeys([*fields, "sex", "_single"])))
+        return _Candidates(_scored(pairs, step.method, step.score), tiebreak)
+    pairs = _sides(records, pairs, ["sex", "_single"])
     same_sex = (pl.col("sex") == pl.col("sex_r")).fill_null(False)
     pairs = pairs.filter(same_sex | pl.col("_single") | pl.col("_single_r"))
-    return _ranked(
-        pairs,
-        pl.when(same_sex).then(pl.lit(step.method)).otherwise(pl.lit(step.method + SINGLE)),
-        pl.when(same_sex).then(pl.lit(step.score)).otherwise(pl.lit(step.score - SEX_DISAGREES)),
+    return _Candidates(
+        _scored(
+            pairs,
+            pl.when(same_sex).then(pl.lit(step.method)).otherwise(pl.lit(step.method + SINGLE)),
+            pl.when(same_sex)
+            .then(pl.lit(step.score))
+            .otherwise(pl.lit(step.score - SEX_DISAGREES)),
+        ),
+        tiebreak,
     )
 
 
@@ -406,9 +441,7 @@ def one_typo_apart(left: pl.Expr, right: pl.Expr, width: int = 18) -> pl.Expr:
     return (same_length & ((wrong <= 1) | ((wrong == 2) & swapped))).fill_null(False)
 
 
-def _fuzzy_candidates(
-    records: pl.DataFrame, births: _Births, pairs: pl.DataFrame, left: str, right: str
-) -> pl.DataFrame:
+def _fuzzy_candidates(births: _Births, pairs: pl.DataFrame, left: str, right: str) -> _Candidates:
     # Splink pairs come in either order; orient them left -> right.
     oriented = pl.concat(
         [
@@ -423,30 +456,18 @@ def _fuzzy_candidates(
     oriented = oriented.filter(
         pl.Series((feed_l == FEED_ORDER.index(left)) & (feed_r == FEED_ORDER.index(right)))
     )
-    fields = [*_TIEBREAK_FIELDS, "outcome", "entered_on"]
-    return _ranked(
-        _sides(records, oriented, fields).with_columns(pl.col("match_weight").alias("_weight")),
-        "概率匹配",
-        50.0,
-        weight=pl.col("_weight"),
+    return _Candidates(
+        _scored(oriented, "概率匹配", 50.0, weight=pl.col("match_weight")), _TIEBREAK_FIELDS
     )
 
 
-def _ranked(
+def _scored(
     pairs: pl.DataFrame,
     method: str | pl.Expr,
     score: float | pl.Expr,
     weight: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """Candidate pairs with a score and the tie-breaks that order them."""
-    agree = [
-        (pl.col(f) == pl.col(f"{f}_r")).fill_null(False).cast(pl.Int32)
-        for f in _TIEBREAK_FIELDS
-        if f in pairs.columns and f"{f}_r" in pairs.columns
-    ]
-    live = (pl.col("outcome").fill_null(LIVE) == LIVE) & (
-        pl.col("outcome_r").fill_null(LIVE) == LIVE
-    )
+    """Candidate pairs with the method and score of their link."""
     base = score if isinstance(score, pl.Expr) else pl.lit(score)
     total = base + (weight if weight is not None else pl.lit(0.0))
     return pairs.select(
@@ -454,19 +475,35 @@ def _ranked(
         "row_r",
         (method if isinstance(method, pl.Expr) else pl.lit(method)).alias("method"),
         total.cast(pl.Float64).alias("score"),
+    )
+
+
+def _tiebreaks(records: pl.DataFrame, pairs: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    """Add the tie-breaks that order candidates of one score: both live, how many of
+    `fields` agree, the earlier entry."""
+    sides = _sides(records, pairs, list(dict.fromkeys([*fields, "outcome", "entered_on"])))
+    agree = [(pl.col(f) == pl.col(f"{f}_r")).fill_null(False).cast(pl.Int32) for f in fields]
+    live = (pl.col("outcome").fill_null(LIVE) == LIVE) & (
+        pl.col("outcome_r").fill_null(LIVE) == LIVE
+    )
+    return sides.select(
+        *pairs.columns,
         live.cast(pl.Int32).alias("live"),
         pl.sum_horizontal(agree).alias("agree") if agree else pl.lit(0).alias("agree"),
         pl.min_horizontal(pl.col("entered_on"), pl.col("entered_on_r")).alias("entered_on"),
     )
 
 
-def assign_one_to_one(pairs: pl.DataFrame, uid: pl.Series) -> pl.DataFrame:
+def assign_one_to_one(
+    pairs: pl.DataFrame, records: pl.DataFrame, tiebreak: tuple[str, ...]
+) -> pl.DataFrame:
     """Greedy one-to-one assignment of pairs of rows (row_l, row_r): best score first,
-    each side used at most once; `uid` (row -> uid) breaks the last ties.
+    then the tie-breaks (`_tiebreaks`, `named` where given), then the uids; each side
+    used at most once.
 
-    A pair whose two records have no other candidate is taken whatever its rank; the
-    others are taken as rounds of mutual best choices, which gives exactly the greedy
-    result.
+    A pair whose two records have no other candidate is taken whatever its rank, so only
+    the others are ranked; they are taken as rounds of mutual best choices, which gives
+    exactly the greedy result.
     """
     contested = (pl.len().over("row_l") > 1) | (pl.len().over("row_r") > 1)
     marked = pairs.with_columns(contested.alias("_contested"))
@@ -478,8 +515,10 @@ def assign_one_to_one(pairs: pl.DataFrame, uid: pl.Series) -> pl.DataFrame:
     descending = [True, True, True, True, False, False, False]
     if "named" not in pairs.columns:
         order, descending = order[:2] + order[3:], descending[:2] + descending[3:]
+    uid = records["uid"]
     ranked = (
-        rest.with_columns(
+        _tiebreaks(records, rest, tiebreak)
+        .with_columns(
             uid.gather(rest["row_l"]).alias("uid_l"), uid.gather(rest["row_r"]).alias("uid_r")
         )
         .sort(order, descending=descending, nulls_last=True)
@@ -491,7 +530,7 @@ def assign_one_to_one(pairs: pl.DataFrame, uid: pl.Series) -> pl.DataFrame:
         best_l = ranked.group_by("row_l").agg(pl.col("rank").min())
         best_r = ranked.group_by("row_r").agg(pl.col("rank").min())
         mutual = ranked.join(best_l, on=["row_l", "rank"]).join(best_r, on=["row_r", "rank"])
-        accepted.append(mutual.drop("rank"))
+        accepted.append(mutual.select(pairs.columns))
         ranked = ranked.filter(
             ~pl.col("row_l").is_in(mutual["row_l"].implode())
             & ~pl.col("row_r").is_in(mutual["row_r"].implode())
