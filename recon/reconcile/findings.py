@@ -74,8 +74,11 @@ def births_wide(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
     needed = {"uid", "key", "mother_name", "outcome", "father_name", *(f.column for f in FIELDS)}
     columns = [c for c in records.columns if c in needed]
     for feed in FEED_ORDER:
-        side = records.filter(pl.col("feed") == feed).select(
-            pl.col(c).alias(f"{feed}_{c}") for c in columns
+        side = (
+            records.filter(pl.col("feed") == feed)
+            .select(pl.col(c).alias(f"{feed}_{c}") for c in columns)
+            # in one chunk: the join gathers from it at random, slower across chunks
+            .rechunk()
         )
         wide = wide.join(side, left_on=f"{feed}_uid", right_on=f"{feed}_uid", how="left")
     return wide.join(link_methods(linked), on="birth", how="left")
