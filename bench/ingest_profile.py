@@ -150,7 +150,7 @@ def profile(
 
 def compare(before: Path, after: Path) -> bool:
     same = True
-    for folder in sorted(p for p in before.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in before.iterdir() if (after / p.name).is_dir()):
         other = after / folder.name
         for name in FRAMES:
             a = pl.read_parquet(folder / f"{name}.parquet")
