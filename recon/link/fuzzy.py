@@ -688,11 +688,17 @@ def predict(
         scored = linker.inference.predict(
             threshold_match_weight=min_match_weight, warning_mode="never"
         )
-        pairs = con.sql(
+        # Through an Arrow table, which keeps what it points to alive, and not `.pl()`:
+        # on DuckDB 2.0 the frame `.pl()` gave outlived this private connection's memory
+        # and corrupted later string work (Polars panics `i < self.len()` in the reconcile
+        # of a store linked in parts, which calls this once per part).
+        table = con.sql(
             f"SELECT {', '.join(_PAIRS_SCHEMA)} FROM {scored.physical_name}"
             " ORDER BY unique_id_l, unique_id_r"
-        ).pl()
-    return pairs.cast(_PAIRS_SCHEMA)
+        ).to_arrow_table()
+    pairs = pl.from_arrow(table)
+    assert isinstance(pairs, pl.DataFrame)
+    return pairs.cast(pl.Schema(_PAIRS_SCHEMA))
 
 
 # --------------------------------------------------------------------------- store
