@@ -16,7 +16,7 @@ import polars as pl
 
 from recon.link.exact import Linked
 from recon.resources import sql
-from recon.store.connection import query_frame, registered, scalar
+from recon.store.connection import append_table, query_frame, scalar
 
 RECORDS_PER_BIRTH = 3  # a birth has a record in each feed, at most, besides repeats
 
@@ -64,10 +64,6 @@ def append(con: duckdb.DuckDBPyConnection, linked: Linked, part: int, offset: in
     births = linked.births.with_columns(
         pl.col("birth") + offset, pl.lit(part, pl.Int32).alias("part")
     )
-    for table, frame in (
-        ("link_births", births),
-        ("links", linked.links),
-        ("link_duplicates", linked.duplicates),
-    ):
-        with registered(con, "incoming", frame):
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+    append_table(con, "link_births", births)
+    append_table(con, "links", linked.links)
+    append_table(con, "link_duplicates", linked.duplicates)

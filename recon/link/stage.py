@@ -16,7 +16,13 @@ from recon.link.exact import Linked, link, prepare
 from recon.link.model import fuzzy_pairs
 from recon.night import Night
 from recon.resources import sql
-from recon.store.connection import execute_script, query_frame, replace_table
+from recon.store.connection import (
+    clear_table,
+    execute_script,
+    query_frame,
+    replace_table,
+    table_rows,
+)
 
 TABLES = ("link_births", "links", "link_duplicates")
 
@@ -39,7 +45,7 @@ def run(night: Night) -> dict[str, int]:
     years = [(y, int(n)) for y, n in con.execute(sql("link/record_years")).fetchall()]
     parts = partition.plan(years, limit)
     for table in TABLES:
-        con.execute(f"DELETE FROM {table}")
+        clear_table(con, table)
     offset = 0
     for number, (first, last) in enumerate(parts):
         records = prepare(partition.part_records(con, first, last))
@@ -56,8 +62,7 @@ def run(night: Night) -> dict[str, int]:
         f"记录较多，按出生年份分 {len(parts)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
         f"(linked in {len(parts)} parts by birth year; {records.height:,} records across parts)"
     )
-    counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
-    return counts
+    return {table: table_rows(con, table) for table in TABLES}
 
 
 def parts(night: Night) -> list[int]:

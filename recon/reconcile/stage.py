@@ -15,7 +15,7 @@ from recon.link.stage import linked, parts
 from recon.night import Night
 from recon.reconcile.findings import Deadlines, Reconciliation, reconcile
 from recon.resources import sql
-from recon.store.connection import query_frame, registered, replace_table
+from recon.store.connection import append_table, clear_table, query_frame, replace_table
 
 TABLES = ("births", "findings")
 
@@ -38,7 +38,7 @@ def run(night: Night) -> dict[str, int]:
         partition.materialise(con)  # the stage run alone, after the night that linked
     counts = {"births": 0, "findings": 0}
     for table in TABLES:
-        con.execute(f"DELETE FROM {table}")
+        clear_table(con, table)
     for part in cut:
         records = prepare(query_frame(con, sql("reconcile/part_records"), {"part": part}))
         result = reconcile(
@@ -51,6 +51,4 @@ def run(night: Night) -> dict[str, int]:
 
 def _append(night: Night, result: Reconciliation, counts: dict[str, int]) -> None:
     for table, frame in (("births", result.births), ("findings", result.findings)):
-        with registered(night.con, "incoming", frame):
-            night.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
-        counts[table] += frame.height
+        counts[table] += append_table(night.con, table, frame)

@@ -193,17 +193,35 @@ def registered(
         con.unregister(name)
 
 
-def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
-    """A stage's table, rewritten to hold exactly `frame` (columns matched by name).
+def _stage_table(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """`table`, quoted, once it is known to be a table of the store's own schema.
 
-    Kept in Python because DuckDB binds values, never a table name: the name is formatted
-    in, so only a table of the store's own schema (sql/store/stage_table.sql, where the
-    name is bound) gets in, and quoted.
+    DuckDB binds values, never a table name: the stages' table statements format the name
+    in, so only a table of the store (sql/store/stage_table.sql, where it is bound) gets in.
     """
     if not scalar(con, sql("store/stage_table"), {"table": table}):
         raise ValueError(f"{table!r} is not a table of the store")
-    name = '"' + table.replace('"', '""') + '"'
-    con.execute(f"DELETE FROM {name}")
+    return '"' + table.replace('"', '""') + '"'
+
+
+def clear_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Empty a stage's table before the stage writes it again."""
+    con.execute(f"DELETE FROM {_stage_table(con, table)}")
+
+
+def append_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Add `frame`'s rows to a stage's table (columns matched by name)."""
+    name = _stage_table(con, table)
     with registered(con, "incoming", frame):
         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
     return frame.height
+
+
+def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(scalar(con, f"SELECT count(*) FROM {_stage_table(con, table)}"))
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """A stage's table, rewritten to hold exactly `frame` (columns matched by name)."""
+    clear_table(con, table)
+    return append_table(con, table, frame)
