@@ -153,15 +153,24 @@ def consensus(
         out = out.with_columns(
             pl.col(f"{f}_{field.column}").cast(pl.String).alias(value[f]) for f in feeds
         )
-        out = out.with_columns(
+        usable = [
             _usable(field, pl.col(value[f]), as_of, known_divisions, policy).alias(ok[f])
             for f in feeds
-        )
-        out = out.with_columns(
-            pl.sum_horizontal(
-                _agrees(field, pl.col(value[f]), pl.col(value[g]), pl.col(ok[g])) for g in feeds
-            ).alias(vote[f])
-            for f in feeds
+        ]
+        if field.name in ("mother_id", "id_number"):
+            out = out.with_columns(_checked_once(out, [value[f] for f in feeds], usable))
+        else:
+            out = out.with_columns(usable)
+        # Lazy, so that the parts several votes share (a feed's township) are computed once.
+        out = (
+            out.lazy()
+            .with_columns(
+                pl.sum_horizontal(
+                    _agrees(field, pl.col(value[f]), pl.col(value[g]), pl.col(ok[g])) for g in feeds
+                ).alias(vote[f])
+                for f in feeds
+            )
+            .collect()
         )
         out = out.with_columns(
             pl.lit(None, pl.String).alias("_best"), pl.lit(0, pl.Int8).alias("_votes")
@@ -176,6 +185,26 @@ def consensus(
         out = out.rename({"_best": f"{field.name}_consensus", "_votes": f"{field.name}_support"})
         out = out.drop(*value.values(), *vote.values())
     return out
+
+
+def _checked_once(frame: pl.DataFrame, values: list[str], checks: list[pl.Expr]) -> list[pl.Series]:
+    """`checks` (`_usable` of each feed's `values`), where a value equal to the first
+    feed's in its row is not checked again: its check gives the same answer there, and
+    the feeds mostly agree. Hand-written because Polars evaluates a check on every row;
+    the identity numbers' check character and the mother's age were most of consensus.
+    """
+    first = frame.select(checks[0]).to_series()
+    done = [first]
+    for value, check in zip(values[1:], checks[1:], strict=True):
+        column = frame[value]
+        same = (column == frame[values[0]]).fill_null(False)
+        ok = first.zip_with(same, pl.repeat(False, frame.height, eager=True))
+        rows = (~same & column.is_not_null()).arg_true()  # a null value is never usable
+        if rows.len():
+            needed = frame.select(list(dict.fromkeys(check.meta.root_names())))[rows]
+            ok = ok.scatter(rows, needed.select(check).to_series())
+        done.append(ok.alias(check.meta.output_name()))
+    return done
 
 
 @dataclass(frozen=True)
@@ -251,8 +280,10 @@ def _route() -> pl.Expr:
 
 
 def _misreported(wide: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
-    live = wide.filter(pl.col("hosp_outcome").fill_null(LIVE) == LIVE)
-    parts = []
+    # Lazy: each finding's filter then carries only the columns it reads, not the hundred
+    # of the consensus frame; the live births are found once for all of them.
+    live = wide.lazy().filter(pl.col("hosp_outcome").fill_null(LIVE) == LIVE)
+    parts: list[pl.LazyFrame] = []
     for field in FIELDS:
         authority = policy.order(field.name)
         for target in field.targets:
@@ -270,8 +301,6 @@ def _misreported(wide: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
                         (pl.col("pop_division_code") == proposed) & (support == 1)
                     ).fill_null(False)
             wrong = live.filter(differs)
-            if wrong.height == 0:
-                continue
             # The witnesses that hold the winning value, best first: the first one won.
             holders = [
                 pl.when(
@@ -348,7 +377,9 @@ def _misreported(wide: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
                     ).alias("evidence"),
                 )
             )
-    return pl.concat(parts) if parts else _empty()
+    # As before: the targets with no finding give no part.
+    found = [part for part in pl.collect_all(parts) if part.height]
+    return pl.concat(found) if found else _empty()
 
 
 def _coarser(code: pl.Expr, precise: pl.Expr) -> pl.Expr:
@@ -476,7 +507,8 @@ def _twin_ranks(records: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
                 & pl.col("birth_rank_sib").is_between(1, pl.col("plurality"))
             ).alias("sibling")
         )
-        .group_by("key", "plurality", "birth_rank", "division_code")
+        # in order, so that a run gives its findings in the same order as the last
+        .group_by("key", "plurality", "birth_rank", "division_code", maintain_order=True)
         .agg(
             pl.col("birth_rank_sib").filter(pl.col("sibling")).unique().alias("taken"),
             pl.col("sibling").sum().alias("siblings"),
