@@ -40,8 +40,10 @@ def timed(command: list[str]) -> tuple[float, float]:
     start = time.perf_counter()
     done = subprocess.run(
         ["/usr/bin/time", "-f", "peak_kib=%M", *command],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)}: exit {done.returncode}\n{done.stderr[-4000:]}")
     wall = time.perf_counter() - start
     peak = re.findall(r"peak_kib=(\d+)", done.stderr)
     return wall, int(peak[-1]) / 2**20
