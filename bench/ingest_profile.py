@@ -13,14 +13,20 @@ expectation outcomes to JSON, so two versions of the code can be compared:
 
 To profile an older version, put a copy of it first on PYTHONPATH (e.g.
 `git archive HEAD recon checks sql | tar -x -C /tmp/old`, then PYTHONPATH=/tmp/old).
+On a shared machine compare the two back to back, alternating, best of each:
+
+    python bench/ingest_profile.py --ab /tmp/old --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -184,6 +190,42 @@ def _outcomes(path: Path) -> list[dict[str, Any]]:
     return outcomes
 
 
+def ab(old_tree: Path, rounds: int, passthrough: list[str]) -> dict[str, Any]:
+    """Run the code in `old_tree` and the current code alternately, each in its own
+    process; the best (least CPU) of each step over the rounds, summed over the files."""
+    best: dict[str, dict[str, dict[str, float]]] = {"before": {}, "after": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(rounds):
+            for label in ("before", "after"):
+                out = Path(scratch) / f"{label}-{round_}.json"
+                env = dict(os.environ)
+                if label == "before":
+                    env["PYTHONPATH"] = str(old_tree)
+                subprocess.run(
+                    [sys.executable, __file__, "--json", str(out), *passthrough],
+                    check=True,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+                report = json.loads(out.read_text(encoding="utf-8"))
+                for name, runs in report["files"].items():
+                    for step in (*STEPS, "total"):
+                        for run in runs:
+                            kept = best[label].setdefault(f"{name}:{step}", run[step])
+                            if run[step]["cpu_s"] < kept["cpu_s"]:
+                                best[label][f"{name}:{step}"] = run[step]
+    summary: dict[str, Any] = {}
+    for label, steps in best.items():
+        for step in (*STEPS, "total"):
+            chosen = [v for k, v in steps.items() if k.endswith(f":{step}")]
+            summary.setdefault(step, {})[label] = {
+                "cpu_s": round(sum(v["cpu_s"] for v in chosen), 2),
+                "wall_s": round(sum(v["wall_s"] for v in chosen), 2),
+            }
+    summary["per_file"] = best
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inbox", type=Path, default=DEFAULT_INBOX)
@@ -194,9 +236,29 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument("--ab", type=Path, default=None, help="older code tree, run alternately")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     if args.compare:
         sys.exit(0 if compare(*args.compare) else 1)
+    if args.ab:
+        passthrough = ["--inbox", str(args.inbox)]
+        if args.as_of:
+            passthrough += ["--as-of", args.as_of.isoformat()]
+        if args.previous_rows is not None:
+            passthrough += ["--previous-rows", str(args.previous_rows)]
+        for feed in args.feed or []:
+            passthrough += ["--feed", feed]
+        summary = ab(args.ab, args.rounds, passthrough)
+        for step in (*STEPS, "total"):
+            b, a = summary[step]["before"], summary[step]["after"]
+            print(
+                f"{step:13} CPU {b['cpu_s']:6.2f} → {a['cpu_s']:6.2f} s   "
+                f"wall {b['wall_s']:6.2f} → {a['wall_s']:6.2f} s"
+            )
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        return
     as_of = args.as_of
     if as_of is None:
         manifest = args.inbox / "truth" / "manifest.json"
