@@ -311,9 +311,22 @@ def link_methods(linked: Linked) -> pl.DataFrame:
     """birth -> the methods of the links that made it, for the evidence."""
     members = linked.births.unpivot(
         index="birth", on=[f"{f}_uid" for f in FEED_ORDER], value_name="uid"
+    ).drop_nulls("uid")
+    # Both ends of a link lie in one birth: its left end finds the birth. Joined on the
+    # uids' 64-bit hashes, then the uids compared (which drops two uids whose hashes
+    # collide): the same pairs as a join on the strings, in half the time.
+    ends = linked.links.select("method", pl.col("uid_l").alias("uid")).drop_nulls("uid")
+    found = (
+        ends.with_columns(pl.col("uid").hash().alias("_hash"))
+        .join(
+            members.select(
+                "birth", pl.col("uid").alias("_uid"), pl.col("uid").hash().alias("_hash")
+            ),
+            on="_hash",
+        )
+        .filter(pl.col("uid") == pl.col("_uid"))
+        .select("method", "birth")
     )
-    # Both ends of a link lie in one birth: its left end finds the birth.
-    found = linked.links.select("method", pl.col("uid_l").alias("uid")).join(members, on="uid")
     methods = found["method"].unique().sort()
     spelled = pl.col("method").unique().sort().str.join("；").alias("link_methods")
     if found.is_empty() or methods.null_count() or methods.len() > 62:
