@@ -135,12 +135,19 @@ def consensus(
     as_of: date,
     known_divisions: frozenset[str] | None = None,
     policy: EvidencePolicy | None = None,
+    judge_settled: bool = True,
 ) -> pl.DataFrame:
     """Add `<field>_consensus`, `<field>_support` (how many feeds hold that value) and,
     per feed, `<feed>_<field>_ok` (whether its value may vote).
 
     The evidence policy (recon/evidence.py): a value failing its own check does not vote;
     the value most feeds hold wins; between single witnesses the authority order decides.
+
+    With `judge_settled=False`, a birth that pop and police both hold and whose feeds
+    give one mother's (child's) identity number is not judged on that number: no
+    finding can rest on it (no feed differs, none is missing the birth), and checking
+    the numbers was most of the time. Its `mother_id` (`id_number`) consensus is null,
+    its support 0, its values not usable.
     """
     policy = policy or EvidencePolicy()
     out = wide
@@ -158,7 +165,8 @@ def consensus(
             for f in feeds
         ]
         if field.name in ("mother_id", "id_number"):
-            out = out.with_columns(_checked_once(out, [value[f] for f in feeds], usable))
+            judged = None if judge_settled else ~_settled(out, [value[f] for f in feeds])
+            out = out.with_columns(_checked_once(out, [value[f] for f in feeds], usable, judged))
         else:
             out = out.with_columns(usable)
         # Lazy, so that the parts several votes share (a feed's township) are computed once.
@@ -187,22 +195,48 @@ def consensus(
     return out
 
 
-def _checked_once(frame: pl.DataFrame, values: list[str], checks: list[pl.Expr]) -> list[pl.Series]:
+def _settled(frame: pl.DataFrame, values: list[str]) -> pl.Series:
+    """Births pop and police both hold whose feeds give one value (at least one)."""
+    columns = [pl.col(v) for v in values]
+    agreed = pl.coalesce(columns)
+    return frame.select(
+        pl.col("pop_key").is_not_null()
+        & pl.col("police_key").is_not_null()
+        & agreed.is_not_null()
+        & pl.all_horizontal((c.is_null() | (c == agreed)) for c in columns)
+    ).to_series()
+
+
+def _checked_once(
+    frame: pl.DataFrame,
+    values: list[str],
+    checks: list[pl.Expr],
+    judged: pl.Series | None = None,
+) -> list[pl.Series]:
     """`checks` (`_usable` of each feed's `values`), where a value equal to the first
     feed's in its row is not checked again: its check gives the same answer there, and
-    the feeds mostly agree. Hand-written because Polars evaluates a check on every row;
+    the feeds mostly agree. Only the `judged` rows are checked, if given; the others'
+    values are not usable. Hand-written because Polars evaluates a check on every row;
     the identity numbers' check character and the mother's age were most of consensus.
     """
-    first = frame.select(checks[0]).to_series()
-    done = [first]
+    todo = pl.repeat(True, frame.height, eager=True) if judged is None else judged
+    never = pl.repeat(False, frame.height, eager=True)
+
+    def checked(check: pl.Expr, rows: pl.Series, into: pl.Series) -> pl.Series:
+        if rows.is_empty():
+            return into
+        needed = frame.select(list(dict.fromkeys(check.meta.root_names())))[rows]
+        return into.scatter(rows, needed.select(check).to_series())
+
+    base = frame[values[0]]
+    first = checked(checks[0], (todo & base.is_not_null()).arg_true(), never.clone())
+    done = [first.alias(checks[0].meta.output_name())]
     for value, check in zip(values[1:], checks[1:], strict=True):
         column = frame[value]
-        same = (column == frame[values[0]]).fill_null(False)
-        ok = first.zip_with(same, pl.repeat(False, frame.height, eager=True))
-        rows = (~same & column.is_not_null()).arg_true()  # a null value is never usable
-        if rows.len():
-            needed = frame.select(list(dict.fromkeys(check.meta.root_names())))[rows]
-            ok = ok.scatter(rows, needed.select(check).to_series())
+        same = (column == base).fill_null(False) & todo
+        ok = first.zip_with(same, never)
+        # a null value is never usable
+        ok = checked(check, (todo & ~same & column.is_not_null()).arg_true(), ok)
         done.append(ok.alias(check.meta.output_name()))
     return done
 
@@ -238,7 +272,8 @@ def reconcile(
 ) -> Reconciliation:
     """The consensus of every birth, and every finding of the run."""
     policy = policy or EvidencePolicy()
-    wide = consensus(births_wide(records, linked), as_of, known_divisions, policy)
+    # Only what a finding can rest on is judged (consensus, judge_settled).
+    wide = consensus(births_wide(records, linked), as_of, known_divisions, policy, False)
     parts = [
         _misreported(wide, policy),
         _missing(wide, "pop", as_of, deadlines.pop_days, policy),
