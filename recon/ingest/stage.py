@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -69,7 +70,8 @@ def run(night: Night, inbox: Inbox, step: Step = lambda _label, _done: None) -> 
         with night.timer.stage("read"):
             raw = read_feed(inbox_file, config, sha256=sha)
         step(f"{STEPS[1]} {name}", done + 1)
-        report, rule_results, outcomes = _ingest(night, raw, ctx)
+        expecting = partial(step, f"{STEPS[2]} {name}", done + 2)
+        report, rule_results, outcomes = _ingest(night, raw, ctx, expecting)
         step(f"{STEPS[3]} {name}", done + 3)
         files.append(report)
         for rule, count in rule_results.select("rule", "failures").iter_rows():
@@ -83,7 +85,9 @@ def run(night: Night, inbox: Inbox, step: Step = lambda _label, _done: None) -> 
     return Files(files, dict(sorted(rule_failures.items())), failures, divisions)
 
 
-def _ingest(night: Night, raw: RawFeed, ctx: object) -> tuple[FileReport, pl.DataFrame, list[Any]]:
+def _ingest(
+    night: Night, raw: RawFeed, ctx: object, expecting: Callable[[], None]
+) -> tuple[FileReport, pl.DataFrame, list[Any]]:
     """Normalise, validate and store one file read, a chunk at a time; then judge the
     whole file by its expectations and describe it in `files`."""
     con, timer, feed = night.con, night.timer, raw.feed.name
@@ -108,6 +112,7 @@ def _ingest(night: Night, raw: RawFeed, ctx: object) -> tuple[FileReport, pl.Dat
         del validated
     whole = canonicals[0] if len(canonicals) == 1 else pl.concat(canonicals)
     del canonicals
+    expecting()
     with timer.stage("expectations"):
         outcomes = validate.expect(con, feed, whole, night.config)
     del whole
