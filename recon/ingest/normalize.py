@@ -324,12 +324,15 @@ def _staged(frame: pl.LazyFrame, columns: list[Column]) -> pl.LazyFrame:
 
 
 def _by_distinct(values: pl.Series, column: Column) -> pl.Series:
-    # A million birth dates hold a few thousand distinct strings: parse those, then join.
-    table = _staged(values.unique().to_frame(column.name).lazy(), [column]).collect()
-    mapped = values.to_frame(column.name + _RAW).join(
-        table, on=column.name + _RAW, how="left", nulls_equal=True, maintain_order="left"
-    )
-    return mapped.select(pl.struct(column.name, column.name + BAD)).to_series()
+    # A million birth dates hold a few thousand distinct strings: parse those, then map
+    # each value to its (value, flag) pair; replace_strict does that in about half the
+    # time of a left join that keeps the rows' order.
+    distinct = values.unique().to_frame(column.name).lazy()
+    table = _staged(distinct, [column]).collect(engine="in-memory")
+    pairs = table.select(pl.struct(column.name, column.name + BAD)).to_series()
+    if values.is_empty():  # replace_strict would hand back the empty strings as they are
+        return pairs.clear()
+    return values.replace_strict(table[column.name + _RAW], pairs, return_dtype=pairs.dtype)
 
 
 def normalise(rows: pl.DataFrame, feed: Feed, extras: list[str]) -> pl.DataFrame:
