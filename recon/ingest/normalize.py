@@ -127,13 +127,25 @@ _OFFSET = ord("0") * sum(ID_WEIGHTS)
 def _weighed(numbers: pl.Series) -> pl.Series:
     """Check characters of strings of exactly 17 ASCII digits, from their bytes: a matrix
     of digits times the weights (Polars would slice each position out as a string)."""
-    array = numbers.to_arrow(compat_level=pl.CompatLevel.oldest())  # one offsets + data buffer
+    total = pl.Series(_weights_mod_11(_byte_matrix(numbers, 17)))
+    return total.replace_strict(_CHECK_CHAR, return_dtype=pl.String)
+
+
+def _byte_matrix(strings: pl.Series, width: int) -> np.ndarray:
+    """The bytes of strings all `width` bytes long, one row each."""
+    array = strings.to_arrow(compat_level=pl.CompatLevel.oldest())  # one offsets + data buffer
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset :]
     data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[len(array)]]
+    return data.reshape(len(array), width)
+
+
+def _weights_mod_11(digits: np.ndarray) -> np.ndarray:
     # Σ w·(byte − 48) = Σ w·byte − 48·Σ w; int32 holds it (at most 57 · 100).
-    total = pl.Series((data.reshape(len(array), 17).astype(np.int32) @ _WEIGHTS - _OFFSET) % 11)
-    return total.replace_strict(_CHECK_CHAR, return_dtype=pl.String)
+    return (digits[:, :17].astype(np.int32) @ _WEIGHTS - _OFFSET) % 11
+
+
+_CHECK_BYTES = np.frombuffer(ID_CHECK_CHARS.encode(), dtype=np.uint8)
 
 
 def _check_char_by_chars(first17: pl.Expr) -> pl.Expr:
@@ -147,7 +159,24 @@ def _check_char_by_chars(first17: pl.Expr) -> pl.Expr:
 
 def id_check_ok(number: pl.Expr) -> pl.Expr:
     """Whether an 18-character identity number carries the right check character."""
-    return id_check_char(number.str.slice(0, 17)) == number.str.slice(17, 1)
+    # Numbers of 17 ASCII digits and a digit or X (nearly all) are checked on their bytes;
+    # the others as written: their first 17 characters' check character against the 18th.
+    return number.map_batches(_check_ok, return_dtype=pl.Boolean, is_elementwise=True)
+
+
+def _check_ok(numbers: pl.Series) -> pl.Series:
+    plain = numbers.str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False)
+    out = pl.repeat(None, numbers.len(), dtype=pl.Boolean, eager=True)
+    where = plain.arg_true()
+    if where.len():
+        digits = _byte_matrix(numbers.filter(plain), 18)
+        out = out.scatter(where, _CHECK_BYTES[_weights_mod_11(digits)] == digits[:, 17])
+    rest = (~plain).arg_true()
+    if rest.len():
+        number = pl.col("n")
+        as_written = id_check_char(number.str.slice(0, 17)) == number.str.slice(17, 1)
+        out = out.scatter(rest, numbers.gather(rest).to_frame("n").select(as_written).to_series())
+    return out.alias(numbers.name)
 
 
 def id_number(value: pl.Expr) -> pl.Expr:
