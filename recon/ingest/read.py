@@ -790,7 +790,7 @@ def _scan(buf: np.ndarray, delimiter: int) -> tuple[np.ndarray, np.ndarray, np.n
         chunk = buf[start : start + piece]
         words = np.packbits(chunk == delimiter, bitorder="little")
         words = np.concatenate([words, np.zeros(-words.size % 8, dtype=np.uint8)]).view(np.uint64)
-        before_word = np.concatenate(([0], np.cumsum(np.bitwise_count(words), dtype=np.int64)))
+        before_word = np.concatenate(([0], np.cumsum(_popcount(words), dtype=np.int64)))
         at_newlines = np.flatnonzero(chunk == 10)
         newlines.append(at_newlines + start)
         before_newlines.append(_set_bits_before(words, before_word, at_newlines) + seen)
@@ -807,12 +807,23 @@ def _scan(buf: np.ndarray, delimiter: int) -> tuple[np.ndarray, np.ndarray, np.n
     )
 
 
+_BITS_IN_BYTE = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """The set bits of each 64-bit word: NumPy 2's bitwise_count, else a table of bytes."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    per_byte = _BITS_IN_BYTE[np.ascontiguousarray(words).view(np.uint8)]
+    return per_byte.reshape(-1, 8).sum(axis=1, dtype=np.uint8)
+
+
 def _set_bits_before(words: np.ndarray, before_word: np.ndarray, bits: np.ndarray) -> np.ndarray:
     """The set bits before each bit position in `bits`: those of the words before its word
     (`before_word`, a running count) and those of its own word below it."""
     word = bits >> 6
     below = (np.uint64(1) << (bits & 63).astype(np.uint64)) - np.uint64(1)
-    return before_word[word] + np.bitwise_count(words[word] & below)
+    return before_word[word] + _popcount(words[word] & below)
 
 
 def _read_csv_vectorised(
