@@ -147,30 +147,22 @@ def run_stage(
         inbox = discover(inbox_dir, config)
     as_of = as_of or date.today()
     start = time.perf_counter()
-    tables: dict[str, int] = {}
 
     def alone(night: Night) -> StageResult:
-        nonlocal tables
         if inbox is not None:
-            files = ingest_stage.run(night, inbox)
-            tables = {"files": len(files.files)}
+            tables = {"files": len(ingest_stage.run(night, inbox).files)}
         else:
             night.absent = _absent(night)
             tables = next(s for s in STAGES if s.name == name).run(night)
-        _finish(night, {"stage": name, "tables": tables})
-        return StageResult(name, night.run_id, 0.0, tables, {})
+        head = _finish(night, {"stage": name, "tables": tables})
+        return StageResult(name, night.run_id, 0.0, tables, head)
 
     with exclusive(db_path, wait, notice):
         where = str(inbox_dir.resolve()) if inbox_dir else f"stage {name}"
         con, night = _begin(db_path, config, as_of, where, wait, notice)
         result = _commit(db_path, config, con, night, alone)
-        seq, head_hash = audit.head(con)
         con.close()
-    return replace(
-        result,
-        seconds=round(time.perf_counter() - start, 3),
-        audit_head={"seq": seq, "hash": head_hash},
-    )
+    return replace(result, seconds=round(time.perf_counter() - start, 3))
 
 
 def _begin(

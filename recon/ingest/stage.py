@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -38,7 +38,6 @@ class Files:
     rule_failures: dict[str, int]  # rows failing each row rule in the new files
     expectation_failures: list[ExpectationFailure]
     divisions: int | None  # rows of the reference loaded tonight; None when there is none
-    notes: list[str] = field(default_factory=list)
 
     @property
     def new_files(self) -> bool:
@@ -124,17 +123,14 @@ def _ingest(
             from recon.validate.expectations import outcomes_frame
 
             frame = outcomes_frame(outcomes)
-        report = store_file(
-            con, night.run_id, file_id, raw,
-            FileReport(
-                file_id=file_id, feed=feed, file=raw.path.name, rows_read=rows_read,
-                rows_accepted=counts["accepted"], rows_quarantined=counts["quarantined"],
-                skipped=False, rows_new=counts["new"],
-                rows_unchanged=counts["accepted"] - counts["new"], warnings=counts["warnings"],
-                encoding=raw.encoding, format=raw.format,
-            ),
-            rule_results, frame,
+        report = FileReport(
+            file_id=file_id, feed=feed, file=raw.path.name, rows_read=rows_read,
+            rows_accepted=counts["accepted"], rows_quarantined=counts["quarantined"],
+            skipped=False, rows_new=counts["new"],
+            rows_unchanged=counts["accepted"] - counts["new"], warnings=counts["warnings"],
+            encoding=raw.encoding, format=raw.format,
         )  # fmt: skip
+        store_file(con, night.run_id, file_id, raw, report, rule_results, frame)
         audit.append(
             con, "ingest", f"file:{file_id}",
             {"feed": feed, "sha256": raw.sha256, "rows_read": rows_read,

@@ -57,7 +57,7 @@ def store_file(
     counts: FileReport,
     rule_results: pl.DataFrame,
     outcomes: pl.DataFrame | None,
-) -> FileReport:
+) -> None:
     """The file's row in `files`, its rule results and expectation outcomes, once its
     rows are stored; `counts` holds what the rows came to."""
     if counts.rows_accepted + counts.rows_quarantined != counts.rows_read:
@@ -83,4 +83,3 @@ def store_file(
             "rows_unchanged": counts.rows_unchanged,
         },
     )  # fmt: skip
-    return counts

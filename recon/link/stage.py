@@ -9,6 +9,8 @@ linked in parts by birth year (recon/link/partition.py).
 
 from __future__ import annotations
 
+from functools import partial
+
 import polars as pl
 
 from recon.link import partition
@@ -20,7 +22,6 @@ from recon.store.connection import (
     clear_table,
     execute_script,
     query_frame,
-    replace_table,
     table_rows,
 )
 
@@ -28,36 +29,29 @@ TABLES = ("link_births", "links", "link_duplicates")
 
 
 def run(night: Night) -> dict[str, int]:
-    config = night.config
-    fuzzy = fuzzy_pairs(night.con, config) if config.fuzzy else None
+    con, config = night.con, night.config
+    fuzzy = fuzzy_pairs(con, config) if config.fuzzy else None
+    linker = partial(link, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
+    for table in TABLES:
+        clear_table(con, table)
     limit = config.partition_births * partition.RECORDS_PER_BIRTH
-    if partition.record_count(night.con) <= limit:
-        linked = link(night.records(), fuzzy=fuzzy, min_match_weight=config.min_match_weight)
-        births = linked.births.with_columns(pl.lit(0, pl.Int32).alias("part"))
-        return {
-            "link_births": replace_table(night.con, "link_births", births),
-            "links": replace_table(night.con, "links", linked.links),
-            "link_duplicates": replace_table(night.con, "link_duplicates", linked.duplicates),
-        }
+    if partition.record_count(con) <= limit:
+        partition.append(con, linker(night.records()), part=0, offset=0)
+        return {table: table_rows(con, table) for table in TABLES}
 
-    con = night.con
     partition.materialise(con)
     years = [(y, int(n)) for y, n in con.execute(sql("link/record_years")).fetchall()]
     parts = partition.plan(years, limit)
-    for table in TABLES:
-        clear_table(con, table)
     offset = 0
     for number, (first, last) in enumerate(parts):
         records = prepare(partition.part_records(con, first, last))
-        linked = link(records, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
-        partition.append(con, linked, number, offset)
+        partition.append(con, linker(records), number, offset)
         offset += records.height
-        del records, linked  # one part's frames in memory at a time
+        del records  # one part's frames in memory at a time
     # Every birth a part left open, linked again with what may complete it elsewhere.
     execute_script(con, sql("link/relink"))
     records = prepare(query_frame(con, sql("link/relink_records")))
-    linked = link(records, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
-    partition.append(con, linked, len(parts), offset)
+    partition.append(con, linker(records), len(parts), offset)
     night.notes.append(
         f"记录较多，按出生年份分 {len(parts)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
         f"(linked in {len(parts)} parts by birth year; {records.height:,} records across parts)"
