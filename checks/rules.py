@@ -138,8 +138,11 @@ def _birthplace_known(prefix: str, year: int) -> bool:
 
 def _birthplace_ok(keys: pl.Series) -> pl.Series:
     # stdnum knows which county codes existed in which year; ask it once per distinct
-    # (code, year) rather than once per row.
-    known = {k: _birthplace_known(k[:6], int(k[6:])) for k in keys.drop_nulls().unique()}
+    # (code, year) rather than once per row. The batch is the whole column (`when` does
+    # not keep malformed numbers out of it): only ten digits are asked about, the rest
+    # is left to the rules that read the number's form.
+    digits = keys.filter(keys.str.contains(r"^\d{10}$")).unique()
+    known = {k: _birthplace_known(k[:6], int(k[6:])) for k in digits}
     return keys.replace_strict(known, default=None, return_dtype=pl.Boolean)
 
 

@@ -116,3 +116,32 @@ def test_every_reason_of_a_row_is_given(tmp_path: Path) -> None:
     reasons = result.quarantined["reasons"][0]
     for field in ("birth_date", "sex", "birth_order"):
         assert field in reasons
+
+
+@pytest.mark.parametrize(
+    ("feed", "column", "field"),
+    [
+        ("pop", "公民身份号码", "id_number"),
+        ("pop", "母亲公民身份号码", "mother_id"),
+        ("hosp", "产妇公民身份号码", "mother_id"),
+        ("police", "公民身份号码", "id_number"),
+        ("police", "母亲公民身份号码", "mother_id"),
+    ],
+)
+def test_an_unknown_birthplace_is_flagged_beside_a_malformed_number(
+    tmp_path: Path, feed: str, column: str, field: str
+) -> None:
+    # A malformed number in the column once made the whole birthplace check raise, so
+    # the column's other numbers went unchecked (one failure, naming no row).
+    unknown_place = id_with_check("99999919950101002")
+    key = {"pop": "记录编号", "hosp": "登记编号", "police": "公民身份号码"}[feed]
+    second = {key: "P2"} if key != column else {}
+    if feed == "police" and column != key:
+        second = {key: id_with_check("42060720240305002")}
+    rows = [
+        ROWS[feed](**{column: "12345"}),
+        ROWS[feed](**{column: unknown_place, **second}),
+    ]
+    result = check(tmp_path, feed, rows)
+    found = result.warnings.filter(field=field, rule="id_birthplace")
+    assert found["line"].to_list() == [3]
