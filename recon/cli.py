@@ -131,6 +131,49 @@ def _waiting(message: str) -> None:
     errors.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Where link and reconcile run: duckdb (embedded, the default) or spark "
+        "(pip install 'recon[spark]' and Java 17). Both give the same cases. "
+        "Default: [engine] name.",
+        show_default=False,
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="The Spark master with --engine spark: local[*] (this machine's cores), "
+        "local[2], or a cluster's URL. Default: [engine] spark_master.",
+        show_default=False,
+    ),
+]
+
+
+def _with_engine(settings: Any, engine: str | None, master: str | None) -> Any:
+    """The settings with --engine and --spark-master applied, the engine checked."""
+    from dataclasses import replace
+
+    from recon.engine import ENGINES, EngineUnavailable, check_engine
+
+    name = engine or settings.engine.name
+    if name not in ENGINES:
+        raise _fail(EXIT_USAGE, f"--engine {name!r}: use duckdb or spark")
+    if master is not None and name != "spark":
+        raise _fail(EXIT_USAGE, "--spark-master is for --engine spark")
+    chosen = replace(
+        settings.engine, name=name, spark_master=master or settings.engine.spark_master
+    )
+    settings = replace(settings, engine=chosen)
+    try:
+        check_engine(settings)
+    except EngineUnavailable as exc:
+        raise _fail(EXIT_USAGE, f"--engine {name}: {exc}") from None
+    return settings
+
+
 WaitOption = Annotated[
     float,
     typer.Option(
@@ -167,6 +210,8 @@ def run(
             "progress and messages go to stderr.",
         ),
     ] = False,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Ingest, validate and reconcile every feed file in the inbox, in one transaction.
 
@@ -192,7 +237,7 @@ def run(
         )
     if not inbox.is_dir():
         raise _fail(EXIT_USAGE, f"--inbox {inbox}: no such folder")
-    settings = _settings(config)
+    settings = _with_engine(_settings(config), engine, spark_master)
     try:
         with _store_errors(), progress_bar("recon run", quiet=quiet) as progress:
             result = run_inbox(
@@ -561,6 +606,8 @@ def stage(
         str | None,
         typer.Option("--as-of", help="The reference date, YYYY-MM-DD (default: today)."),
     ] = None,
+    engine: EngineOption = None,
+    spark_master: SparkMasterOption = None,
 ) -> None:
     """Re-run one stage of the night alone, from the store tables it reads.
 
@@ -580,7 +627,7 @@ def stage(
     reference = _parse_date(as_of)
     if reference is not None and reference > date.today():
         raise _fail(EXIT_USAGE, f"--as-of {reference}: after today ({date.today()})")
-    settings = _settings(config)
+    settings = _with_engine(_settings(config), engine, spark_master)
     try:
         with _store_errors():
             result = run_stage(name, db, settings, reference, inbox, wait, _waiting)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,17 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class EngineSettings:
+    """[engine]: where link and reconcile run their parts (recon/engine)."""
+
+    name: str = "duckdb"
+    spark_master: str = "local[*]"
+    shuffle_partitions: int = 8
+    driver_memory: str = "4g"
+    work_dir: Path | None = None  # None: a temporary folder beside the store
+
+
+@dataclass(frozen=True)
 class Config:
     inbox_patterns: dict[str, list[str]]
     divisions_path: Path | None
@@ -88,6 +100,7 @@ class Config:
     heads_path: Path | None = None  # [audit] heads; None: `audit-heads` beside the store
     source: list[Path] = field(default_factory=list)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
 
 class _Section(BaseModel):
@@ -160,6 +173,14 @@ class _Store(_Section):
     threads: int
 
 
+class _Engine(_Section):
+    name: str
+    spark_master: str
+    shuffle_partitions: int = Field(ge=1)
+    driver_memory: str
+    work_dir: str
+
+
 class _Reconcile(_Section):
     min_match_weight: float
     fuzzy: bool
@@ -193,6 +214,7 @@ class _File(_Section):
     checks: _Checks
     expectations: _Expectations
     store: _Store
+    engine: _Engine
     reconcile: _Reconcile
     signoff: _Signoff
     audit: _Audit
@@ -347,6 +369,21 @@ def _config(model: _File, sources: list[Path]) -> Config:
             raise ConfigError(f"[ingest] {key} must be a whole number of at least 1")
     ingest = IngestSettings(**model.ingest.model_dump())
 
+    eng = model.engine
+    if eng.name not in ("duckdb", "spark"):
+        raise ConfigError(f'[engine] name must be "duckdb" or "spark", got {eng.name!r}')
+    if not re.fullmatch(r"\d+[kmgt]?", eng.driver_memory.strip().lower()):
+        raise ConfigError(
+            f'[engine] driver_memory must be a size like "4g", got {eng.driver_memory!r}'
+        )
+    engine = EngineSettings(
+        name=eng.name,
+        spark_master=eng.spark_master.strip(),
+        shuffle_partitions=eng.shuffle_partitions,
+        driver_memory=eng.driver_memory.strip().lower(),
+        work_dir=Path(eng.work_dir.strip()) if eng.work_dir.strip() else None,
+    )
+
     div_path = model.divisions.path.strip()
     heads = model.audit.heads.strip()
     return Config(
@@ -367,4 +404,5 @@ def _config(model: _File, sources: list[Path]) -> Config:
         heads_path=Path(heads) if heads else None,
         source=sources,
         ingest=ingest,
+        engine=engine,
     )

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from recon.config import Config
+from recon.engine import Embedded, Engine
 from recon.link.exact import prepare
 from recon.resources import sql
 from recon.store.connection import query_frame
@@ -55,6 +56,7 @@ class Night:
     notes: list[str] = field(default_factory=list)  # said in the summary and run.json
     absent: frozenset[str] = frozenset()  # feeds this store has never received
     existed: bool = True  # the store was there before tonight (else a failure removes it)
+    engine: Engine = field(default_factory=Embedded)  # where link and reconcile run parts
     _records: pl.DataFrame | None = None
 
     def records(self) -> pl.DataFrame:

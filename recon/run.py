@@ -29,6 +29,7 @@ import duckdb
 from recon import __version__
 from recon.cases import stage as cases_stage
 from recon.config import Config
+from recon.engine import open_engine
 from recon.ingest import stage as ingest_stage
 from recon.ingest.read import Inbox, discover
 from recon.link import stage as link_stage
@@ -189,7 +190,7 @@ def _begin(
     except BaseException:
         _abandon(con, db_path, existed)
         raise
-    night = Night(con, run_id, as_of, config, existed=existed)
+    night = Night(con, run_id, as_of, config, existed=existed, engine=open_engine(config, db_path))
     return con, night
 
 
@@ -202,7 +203,10 @@ def _commit(
 ) -> T:
     """Do the work and commit it all, or roll it all back (and leave no new store behind)."""
     try:
-        result = work(night)
+        try:
+            result = work(night)
+        finally:
+            night.engine.close()
         head = heads.current(con, f"run {night.run_id}")
         con.commit()
     except BaseException:

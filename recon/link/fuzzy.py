@@ -646,7 +646,7 @@ def _summary(
 
 # --------------------------------------------------------------------------- predict
 
-_PAIRS_SCHEMA: dict[str, pl.DataType] = {
+PAIRS_SCHEMA: dict[str, pl.DataType] = {
     "unique_id_l": pl.String(),
     "unique_id_r": pl.String(),
     "source_dataset_l": pl.String(),
@@ -654,6 +654,16 @@ _PAIRS_SCHEMA: dict[str, pl.DataType] = {
     "match_weight": pl.Float64(),
     "match_probability": pl.Float64(),
 }
+
+
+def predict_settings(model: LinkModel, dialect: str = "duckdb") -> dict[str, Any]:
+    """Splink's settings to score with: the stored m and u, this version's neutral
+    division rule, and this version's blocking rules rendered for `dialect`."""
+    settings = _division_neutral_for_same_mother(json.loads(model.settings_json))
+    settings["blocking_rules_to_generate_predictions"] = [
+        rule.get_blocking_rule(dialect).blocking_rule_sql for rule in _prediction_rules()
+    ]
+    return settings
 
 
 def predict(
@@ -674,16 +684,11 @@ def predict(
     """
     _quiet_splink()
     prepared = prepare(frame)
-    # Score with the stored m/u, but with this version's neutral division rule
-    settings = _division_neutral_for_same_mother(json.loads(model.settings_json))
-    # and block with this version's rules.
-    settings["blocking_rules_to_generate_predictions"] = [
-        rule.get_blocking_rule("duckdb").blocking_rule_sql for rule in _prediction_rules()
-    ]
+    settings = predict_settings(model)
     with _splink_connection(memory_limit, max_temp_directory_size) as con:
         tables = _register(con, prepared)
         if len(tables) < 2:
-            return pl.DataFrame(schema=_PAIRS_SCHEMA)
+            return pl.DataFrame(schema=PAIRS_SCHEMA)
         linker = Linker(tables, settings, log_level=None)
         scored = linker.inference.predict(
             threshold_match_weight=min_match_weight, warning_mode="never"
@@ -693,12 +698,12 @@ def predict(
         # and corrupted later string work (Polars panics `i < self.len()` in the reconcile
         # of a store linked in parts, which calls this once per part).
         table = con.sql(
-            f"SELECT {', '.join(_PAIRS_SCHEMA)} FROM {scored.physical_name}"
+            f"SELECT {', '.join(PAIRS_SCHEMA)} FROM {scored.physical_name}"
             " ORDER BY unique_id_l, unique_id_r"
         ).to_arrow_table()
     pairs = pl.from_arrow(table)
     assert isinstance(pairs, pl.DataFrame)
-    return pairs.cast(pl.Schema(_PAIRS_SCHEMA))
+    return pairs.cast(pl.Schema(PAIRS_SCHEMA))
 
 
 # --------------------------------------------------------------------------- store

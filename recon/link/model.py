@@ -4,16 +4,15 @@ the pairs it scores for the records exact keys left unlinked."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
 
 from recon.config import Config
-from recon.link.exact import prepare
+from recon.link.exact import FuzzyPairs, prepare
 from recon.outputs import write_json
 from recon.resources import sql
 from recon.store.connection import connect, exclusive, query_frame
@@ -21,6 +20,9 @@ from recon.store.connection import connect, exclusive, query_frame
 TRAINING_SAMPLE = 300_000  # records; EM needs far fewer than a county's million
 MIN_TRAINING_RECORDS = 2_000
 DEFAULT_MODEL = Path(__file__).with_name("link_model.json")
+
+if TYPE_CHECKING:
+    from recon.link.fuzzy import LinkModel
 
 
 def fuzzy_frame(records: pl.DataFrame) -> pl.DataFrame:
@@ -33,7 +35,7 @@ def fuzzy_frame(records: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def default_model() -> Any:
+def default_model() -> LinkModel:
     from recon.link import fuzzy
 
     data = json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
@@ -45,32 +47,39 @@ def default_model() -> Any:
     )
 
 
-def fuzzy_pairs(
-    con: duckdb.DuckDBPyConnection, config: Config
-) -> Callable[[pl.DataFrame], pl.DataFrame]:
-    """The stored Splink model's pairs for the records exact keys left unlinked.
-
-    Until `recon link train` has stored a model trained on the county's own records, the
-    model shipped with recon (trained on generated feeds) is used.
-    """
+def stored_model(con: duckdb.DuckDBPyConnection) -> LinkModel:
+    """The model `recon link train` stored, or until then the one shipped with recon
+    (trained on generated feeds)."""
     from recon.link import fuzzy  # Splink is imported only when it is used
 
-    model = fuzzy.load_model(con) or default_model()
+    return fuzzy.load_model(con) or default_model()
+
+
+def fuzzy_pairs(model: LinkModel, config: Config) -> FuzzyPairs:
+    """The model's pairs for the records exact keys left unlinked (Splink on a private
+    DuckDB). Picklable, so that a Spark task can score its part with it."""
+    memory_limit = str(config.store["memory_limit"])
+    max_temp = str(config.store["max_temp_directory_size"])
 
     def pairs(residual: pl.DataFrame) -> pl.DataFrame:
+        from recon.link import fuzzy
+
         found = fuzzy.predict(
             model,
             fuzzy_frame(residual),
-            memory_limit=str(config.store["memory_limit"]),
-            max_temp_directory_size=str(config.store["max_temp_directory_size"]),
+            memory_limit=memory_limit,
+            max_temp_directory_size=max_temp,
         )
-        return found.select(
-            pl.col("unique_id_l").alias("uid_l"),
-            pl.col("unique_id_r").alias("uid_r"),
-            "match_weight",
-        )
+        return link_pairs(found)
 
     return pairs
+
+
+def link_pairs(found: pl.DataFrame) -> pl.DataFrame:
+    """Splink's scored pairs as recon.link.exact takes them."""
+    return found.select(
+        pl.col("unique_id_l").alias("uid_l"), pl.col("unique_id_r").alias("uid_r"), "match_weight"
+    )
 
 
 def train_model(records: pl.DataFrame, config: Config) -> Any:

@@ -14,8 +14,8 @@ from functools import partial
 import polars as pl
 
 from recon.link import partition
-from recon.link.exact import Linked, link, prepare
-from recon.link.model import fuzzy_pairs
+from recon.link.exact import FuzzyPairs, Linked, link, prepare
+from recon.link.model import fuzzy_pairs, stored_model
 from recon.night import Night
 from recon.resources import sql
 from recon.store.connection import (
@@ -30,33 +30,63 @@ TABLES = ("link_births", "links", "link_duplicates")
 
 def run(night: Night) -> dict[str, int]:
     con, config = night.con, night.config
-    fuzzy = fuzzy_pairs(con, config) if config.fuzzy else None
-    linker = partial(link, fuzzy=fuzzy, min_match_weight=config.min_match_weight)
+    model = stored_model(con) if config.fuzzy else None
     for table in TABLES:
         clear_table(con, table)
     limit = config.partition_births * partition.RECORDS_PER_BIRTH
+    sizes: dict[int, int] = {}  # records per part: a part's births are numbered after them
+
     if partition.record_count(con) <= limit:
-        partition.append(con, linker(night.records()), part=0, offset=0)
+        cut = [(0, 0)]
+
+        def inputs(part: int) -> dict[str, pl.DataFrame]:
+            sizes[part] = night.records().height
+            return {"records": night.records()}
+    else:
+        partition.materialise(con)
+        years = [(y, int(n)) for y, n in con.execute(sql("link/record_years")).fetchall()]
+        cut = partition.plan(years, limit)
+
+        def inputs(part: int) -> dict[str, pl.DataFrame]:
+            records = prepare(partition.part_records(con, *cut[part]))
+            sizes[part] = records.height
+            return {"records": records}
+
+    # Each part linked alone, wherever the engine runs it, with Splink on a DuckDB of its own.
+    task = partial(
+        link_part,
+        fuzzy=fuzzy_pairs(model, config) if model is not None else None,
+        min_match_weight=config.min_match_weight,
+    )
+    offset = 0
+    for part, tables in night.engine.map_parts(task, range(len(cut)), inputs):
+        partition.append(con, Linked(**tables), part, offset)
+        offset += sizes.pop(part)
+    if len(cut) == 1:
         return {table: table_rows(con, table) for table in TABLES}
 
-    partition.materialise(con)
-    years = [(y, int(n)) for y, n in con.execute(sql("link/record_years")).fetchall()]
-    parts = partition.plan(years, limit)
-    offset = 0
-    for number, (first, last) in enumerate(parts):
-        records = prepare(partition.part_records(con, first, last))
-        partition.append(con, linker(records), number, offset)
-        offset += records.height
-        del records  # one part's frames in memory at a time
-    # Every birth a part left open, linked again with what may complete it elsewhere.
+    # Every birth a part left open, linked again with what may complete it elsewhere: on
+    # this process, its pairs scored by the engine (the cluster, on Spark).
     execute_script(con, sql("link/relink"))
     records = prepare(query_frame(con, sql("link/relink_records")))
-    partition.append(con, linker(records), len(parts), offset)
+    across = night.engine.fuzzy_pairs(model, config) if model is not None else None
+    partition.append(
+        con, link(records, fuzzy=across, min_match_weight=config.min_match_weight), len(cut), offset
+    )
     night.notes.append(
-        f"记录较多，按出生年份分 {len(parts)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
-        f"(linked in {len(parts)} parts by birth year; {records.height:,} records across parts)"
+        f"记录较多，按出生年份分 {len(cut)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
+        f"(linked in {len(cut)} parts by birth year; {records.height:,} records across parts)"
     )
     return {table: table_rows(con, table) for table in TABLES}
+
+
+def link_part(
+    tables: dict[str, pl.DataFrame], *, fuzzy: FuzzyPairs | None, min_match_weight: float
+) -> dict[str, pl.DataFrame]:
+    """One part's records -> its births, links and register repeats (births numbered
+    from 0 in the part)."""
+    linked = link(tables["records"], fuzzy=fuzzy, min_match_weight=min_match_weight)
+    return {"births": linked.births, "links": linked.links, "duplicates": linked.duplicates}
 
 
 def parts(night: Night) -> list[int]:

@@ -9,7 +9,8 @@ its part.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from datetime import date
+from functools import partial
 
 import polars as pl
 
@@ -17,6 +18,7 @@ from recon.link import partition
 from recon.link.exact import Linked, prepare
 from recon.link.stage import linked, parts
 from recon.night import Night
+from recon.reconcile.evidence import EvidencePolicy
 from recon.reconcile.findings import Deadlines, reconcile
 from recon.resources import sql
 from recon.store.connection import append_table, clear_table, query_frame
@@ -26,29 +28,51 @@ TABLES = ("births", "findings")
 
 def run(night: Night) -> dict[str, int]:
     config = night.config
-    deadlines = Deadlines(config.deadlines["pop"], config.deadlines["police"])
-    known = night.known_divisions()
     counts = {table: 0 for table in TABLES}
     for table in TABLES:
         clear_table(night.con, table)
-    for records, linked_part in _parts(night):
-        result = reconcile(records, linked_part, night.as_of, deadlines, known, config.evidence)
-        counts["births"] += append_table(night.con, "births", result.births)
-        counts["findings"] += append_table(night.con, "findings", result.findings)
-        del records, result  # one part's frames in memory at a time
+    cut = parts(night)
+    if len(cut) > 1 and not night.con.execute(sql("reconcile/has_link_records")).fetchall()[0][0]:
+        partition.materialise(night.con)  # the stage run alone, after the night that linked
+    task = partial(
+        reconcile_part,
+        as_of=night.as_of,
+        deadlines=Deadlines(config.deadlines["pop"], config.deadlines["police"]),
+        known=night.known_divisions(),
+        evidence=config.evidence,
+    )
+    for _part, result in night.engine.map_parts(task, cut or [0], partial(_inputs, night, cut)):
+        counts["births"] += append_table(night.con, "births", result["births"])
+        counts["findings"] += append_table(night.con, "findings", result["findings"])
     return counts
 
 
-def _parts(night: Night) -> Iterator[tuple[pl.DataFrame, Linked]]:
-    """Each part's records and what the link stage made of them; the whole store when
-    it was linked as one."""
-    cut = parts(night)
+def _inputs(night: Night, cut: list[int], part: int) -> dict[str, pl.DataFrame]:
+    """A part's records and what the link stage made of them; the whole store when it
+    was linked as one."""
     if len(cut) <= 1:
-        yield night.records(), linked(night)
-        return
-    con = night.con
-    if not con.execute(sql("reconcile/has_link_records")).fetchall()[0][0]:
-        partition.materialise(con)  # the stage run alone, after the night that linked
-    for part in cut:
-        records = prepare(query_frame(con, sql("reconcile/part_records"), {"part": part}))
-        yield records, linked(night, part)
+        records, found = night.records(), linked(night)
+    else:
+        where = {"part": part}
+        records = prepare(query_frame(night.con, sql("reconcile/part_records"), where))
+        found = linked(night, part)
+    return {
+        "records": records,
+        "births": found.births,
+        "links": found.links,
+        "duplicates": found.duplicates,
+    }
+
+
+def reconcile_part(
+    tables: dict[str, pl.DataFrame],
+    *,
+    as_of: date,
+    deadlines: Deadlines,
+    known: frozenset[str] | None,
+    evidence: EvidencePolicy,
+) -> dict[str, pl.DataFrame]:
+    """One part's records and links -> its births and findings."""
+    found = Linked(tables["births"], tables["links"], tables["duplicates"])
+    result = reconcile(tables["records"], found, as_of, deadlines, known, evidence)
+    return {"births": result.births, "findings": result.findings}

@@ -1,0 +1,82 @@
+"""Where the link and reconcile stages run their parts: in this process (the embedded
+engine, DuckDB and Polars) or as tasks on a Spark session. Both run the same code on the
+same parts (recon/link/partition.py), so both give the same cases by construction.
+
+    map_parts(fn, parts, inputs)  each part's input tables -> fn -> its output tables
+    fuzzy_pairs(model, config)    the frozen Splink model's scorer for the pass across
+                                  the parts (DuckDB here, Spark SQL on Spark)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import polars as pl
+
+from recon.config import Config
+from recon.link.exact import FuzzyPairs
+from recon.link.model import fuzzy_pairs
+
+if TYPE_CHECKING:
+    from recon.link.fuzzy import LinkModel
+
+Tables = dict[str, pl.DataFrame]
+PartFn = Callable[[Tables], Tables]
+ENGINES = ("duckdb", "spark")
+
+
+class EngineUnavailable(Exception):
+    """The engine asked for cannot start here: what is missing, and how to get it."""
+
+
+class Engine(Protocol):
+    name: str
+
+    def map_parts(
+        self, fn: PartFn, parts: Sequence[int], inputs: Callable[[int], Tables]
+    ) -> Iterator[tuple[int, Tables]]:
+        """fn over each part's inputs, yielding (part, outputs) in the order of `parts`."""
+        ...
+
+    def fuzzy_pairs(self, model: LinkModel, config: Config) -> FuzzyPairs: ...
+
+    def close(self) -> None: ...
+
+
+class Embedded:
+    """The parts one after the other in this process, one part's frames at a time."""
+
+    name = "duckdb"
+
+    def map_parts(
+        self, fn: PartFn, parts: Sequence[int], inputs: Callable[[int], Tables]
+    ) -> Iterator[tuple[int, Tables]]:
+        for part in parts:
+            yield part, fn(inputs(part))
+
+    def fuzzy_pairs(self, model: LinkModel, config: Config) -> FuzzyPairs:
+        return fuzzy_pairs(model, config)
+
+    def close(self) -> None:
+        pass
+
+
+def check_engine(config: Config) -> None:
+    """Raise EngineUnavailable, saying what to install, if the engine cannot start here
+    (before the store is touched, rather than in the middle of the night)."""
+    if config.engine.name == "spark":
+        from recon.engine.spark import check_available
+
+        check_available()
+
+
+def open_engine(config: Config, store: Path) -> Engine:
+    """The engine `[engine] name` names (the Spark session starts on first use; its work
+    folder is beside the store unless `[engine] work_dir` says otherwise)."""
+    if config.engine.name == "spark":
+        from recon.engine.spark import Spark
+
+        return Spark(config, store.parent)
+    return Embedded()
