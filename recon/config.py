@@ -78,7 +78,7 @@ class EngineSettings:
     spark_master: str = "local[*]"
     shuffle_partitions: int = 8
     driver_memory: str = "4g"
-    work_dir: Path | None = None  # None: a temporary folder beside the store
+    work_dir: Path | None = None  # None: the system's temporary folder
 
 
 @dataclass(frozen=True)
@@ -376,6 +376,9 @@ def _config(model: _File, sources: list[Path]) -> Config:
         raise ConfigError(
             f'[engine] driver_memory must be a size like "4g", got {eng.driver_memory!r}'
         )
+    if any(c in eng.work_dir for c in "[]{}*?"):
+        # Spark and Hadoop read a path with these as a pattern, and find nothing.
+        raise ConfigError(f"[engine] work_dir: no [ ] {{ }} * ? in the path, got {eng.work_dir!r}")
     engine = EngineSettings(
         name=eng.name,
         spark_master=eng.spark_master.strip(),

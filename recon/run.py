@@ -190,7 +190,7 @@ def _begin(
     except BaseException:
         _abandon(con, db_path, existed)
         raise
-    night = Night(con, run_id, as_of, config, existed=existed, engine=open_engine(config, db_path))
+    night = Night(con, run_id, as_of, config, existed=existed, engine=open_engine(config))
     return con, night
 
 

@@ -10,7 +10,6 @@ same parts (recon/link/partition.py), so both give the same cases by constructio
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
@@ -72,11 +71,10 @@ def check_engine(config: Config) -> None:
         check_available()
 
 
-def open_engine(config: Config, store: Path) -> Engine:
-    """The engine `[engine] name` names (the Spark session starts on first use; its work
-    folder is beside the store unless `[engine] work_dir` says otherwise)."""
+def open_engine(config: Config) -> Engine:
+    """The engine `[engine] name` names (the Spark session starts on first use)."""
     if config.engine.name == "spark":
         from recon.engine.spark import Spark
 
-        return Spark(config, store.parent)
+        return Spark(config)
     return Embedded()

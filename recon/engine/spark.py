@@ -43,17 +43,17 @@ INSTALL_JAVA = "Debian: apt-get install openjdk-17-jre-headless, or set JAVA_HOM
 class Spark:
     name = "spark"
 
-    def __init__(self, config: Config, beside: Path) -> None:
+    def __init__(self, config: Config) -> None:
         self.settings = config.engine
-        self.beside = beside  # the work folder's default parent: the store's folder
         self._spark: SparkSession | None = None
         self._work: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def work(self) -> Path:
         if self._work is None:
-            parent = self.settings.work_dir or self.beside
-            parent.mkdir(parents=True, exist_ok=True)
+            parent = self.settings.work_dir
+            if parent is not None:
+                parent.mkdir(parents=True, exist_ok=True)
             self._work = tempfile.TemporaryDirectory(prefix="recon-spark-", dir=parent)
         return Path(self._work.name)
 
@@ -139,7 +139,10 @@ def write_tables(folder: Path, tables: Tables) -> None:
 
 
 def read_tables(folder: Path) -> Tables:
-    return {path.stem: pl.read_parquet(path) for path in sorted(folder.glob("*.parquet"))}
+    # glob=False: a folder named like "local[2]" is no pattern.
+    return {
+        path.stem: pl.read_parquet(path, glob=False) for path in sorted(folder.glob("*.parquet"))
+    }
 
 
 def java_version(java: str) -> int | None:

@@ -14,9 +14,6 @@ rounding, not two): `_fma` does the same.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
-
 from rapidfuzz.distance import DamerauLevenshtein, Hamming
 
 PREFIX_WEIGHT = 0.1  # DuckDB's jaro_winkler_similarity, Winkler's standard weight
@@ -60,11 +57,14 @@ def jaro(p: bytes, t: bytes) -> float:
 
 
 def _fma(x: float, y: float, z: float) -> float:
-    """x * y + z rounded once, as a fused multiply-add (math.fma is Python 3.13's)."""
-    fma = getattr(math, "fma", None)
-    if fma is not None:
-        return float(fma(x, y, z))
-    return float(Fraction(x) * Fraction(y) + Fraction(z))  # exact, then one rounding
+    """x * y + z rounded once, as a fused multiply-add (math.fma is Python 3.13's).
+
+    Exact in integers (a float is an integer over a power of two), then one division,
+    which Python rounds correctly."""
+    xn, xd = x.as_integer_ratio()
+    yn, yd = y.as_integer_ratio()
+    zn, zd = z.as_integer_ratio()
+    return (xn * yn * zd + zn * xd * yd) / (xd * yd * zd)
 
 
 def jaro_winkler(left: str | None, right: str | None) -> float | None:

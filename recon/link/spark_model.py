@@ -12,6 +12,7 @@ Splink's jar, whose Jaro-Winkler differs.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -79,22 +80,31 @@ def predict(
         return pl.DataFrame(schema=fuzzy.PAIRS_SCHEMA)
     register_functions(spark)
     db_api = SparkAPI(spark_session=spark, register_udfs_automatically=False)
+    # Temporary views of names of their own: the session may score again tonight.
+    run = uuid.uuid4().hex[:12]
     tables = [
         db_api.register(
             to_spark(spark, prepared.filter(pl.col("source_dataset") == feed)),
+            table_name=f"recon_{feed}_{run}",
             dataset_display_name=feed,
         )
         for feed in feeds
     ]
-    linker = Linker(tables, spark_settings(model), log_level=None)
-    scored = linker.inference.predict(threshold_match_weight=min_match_weight, warning_mode="never")
-    pairs = from_spark(
-        spark.sql(
-            f"SELECT {', '.join(fuzzy.PAIRS_SCHEMA)} FROM {scored.physical_name}"
-            " ORDER BY unique_id_l, unique_id_r"
+    try:
+        linker = Linker(tables, spark_settings(model), log_level=None)
+        scored = linker.inference.predict(
+            threshold_match_weight=min_match_weight, warning_mode="never"
         )
-    )
-    scored.drop_table_from_database_and_remove_from_cache()
+        pairs = from_spark(
+            spark.sql(
+                f"SELECT {', '.join(fuzzy.PAIRS_SCHEMA)} FROM {scored.physical_name}"
+                " ORDER BY unique_id_l, unique_id_r"
+            )
+        )
+        scored.drop_table_from_database_and_remove_from_cache()
+    finally:
+        for feed in feeds:
+            spark.catalog.dropTempView(f"recon_{feed}_{run}")
     return pairs.cast(pl.Schema(fuzzy.PAIRS_SCHEMA))
 
 
