@@ -61,8 +61,10 @@ def main() -> None:
             "reconcile_s": stages.get("reconcile"), "stages_s": stages,
             "findings": summary["findings"], "worklist_sha256": digest,
         })  # fmt: skip
-        shutil.rmtree(work / "recon.duckdb", ignore_errors=True)
+        (work / "recon.duckdb").unlink(missing_ok=True)
+        parts, across = stages.get("link.parts", 0), stages.get("link.across", 0)
         print(f"{engine:7} {master or '':9} wall {wall:7.1f} s  link {stages.get('link', 0):6.1f} s"
+              f" (parts {parts:6.1f}, across {across:6.1f})"
               f"  reconcile {stages.get('reconcile', 0):6.1f} s  peak {peak:5.2f} GiB"
               f"  worklist {digest[:12]}", flush=True)  # fmt: skip
     same = len({r["worklist_sha256"] for r in results}) == 1

@@ -169,7 +169,7 @@ CREATE TABLE IF NOT EXISTS link_births (
     pop_uid    VARCHAR,  -- "pop:<record_id>"
     hosp_uid   VARCHAR,  -- "hosp:<delivery_id>"
     police_uid VARCHAR,  -- "police:<id_number>"
-    part       INTEGER   -- the part of the link (0 unless the store was cut by birth years)
+    part       INTEGER   -- the part of the link (0 unless the store was cut by birth months)
 );
 ALTER TABLE link_births ADD COLUMN IF NOT EXISTS part INTEGER;
 -- Each pair of records linked, and the pass (method) and score that linked it.

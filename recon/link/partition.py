@@ -1,9 +1,10 @@
 """A big store linked in parts: births are local in time, so the records are cut by birth
-year into parts of about `[reconcile] partition_births` births, each linked alone, and
+month (consecutive months) into parts of about `[reconcile] partition_births` births,
+each linked alone, and
 then every birth a part left without a record of some feed is linked once more, across
 the parts, with the births sharing a mother's or child's identity number with it.
 
-What it costs: a record whose birth date was typed into another part's years is linked
+What it costs: a record whose birth date was typed into another part's months is linked
 in the pass across the parts, which sees only the open births and their mothers' other
 births, not every record; a store that fits one part is linked as one, exactly as
 before. Hand-written because neither Polars nor DuckDB cuts a linkage by locality.
@@ -32,23 +33,23 @@ def materialise(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE link_records AS " + sql("link/records"))
 
 
-def plan(years: list[tuple[int | None, int]], limit: int) -> list[tuple[int, int]]:
-    """Consecutive birth years grouped into parts of at most `limit` records (a year
-    larger than that is a part of its own). Records without a birth date are left out:
-    the pass across the parts takes them."""
+def plan(months: list[tuple[int | None, int]], limit: int) -> list[tuple[int, int]]:
+    """Consecutive birth months (yyyymm, in order) grouped into parts of at most `limit`
+    records (a month larger than that is a part of its own). Records without a birth date
+    are left out: the pass across the parts takes them."""
     parts: list[tuple[int, int]] = []
     first: int | None = None
     last = 0
     size = 0
-    for year, records in years:
-        if year is None:
+    for month, records in months:
+        if month is None:
             continue
         if first is not None and size + records > limit:
             parts.append((first, last))
             first, size = None, 0
         if first is None:
-            first = year
-        last, size = year, size + records
+            first = month
+        last, size = month, size + records
     if first is not None:
         parts.append((first, last))
     return parts

@@ -4,7 +4,7 @@ Reads: `pop`, `hosp`, `police` (sql/link/records.sql). Writes: `link_births` (on
 per birth: its record in each feed, and the part it was linked in), `links` (each pair
 linked, with the method and score that linked it) and `link_duplicates` (pop records of
 a birth already in pop). A store of more than `[reconcile] partition_births` births is
-linked in parts by birth year (recon/link/partition.py).
+linked in parts by birth month (recon/link/partition.py).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def run(night: Night) -> dict[str, int]:
             return {"records": night.records()}
     else:
         partition.materialise(con)
-        years = [(y, int(n)) for y, n in con.execute(sql("link/record_years")).fetchall()]
-        cut = partition.plan(years, limit)
+        months = [(m, int(n)) for m, n in con.execute(sql("link/record_months")).fetchall()]
+        cut = partition.plan(months, limit)
 
         def inputs(part: int) -> dict[str, pl.DataFrame]:
             records = prepare(partition.part_records(con, *cut[part]))
@@ -59,23 +59,24 @@ def run(night: Night) -> dict[str, int]:
         min_match_weight=config.min_match_weight,
     )
     offset = 0
-    for part, tables in night.engine.map_parts(task, range(len(cut)), inputs):
-        partition.append(con, Linked(**tables), part, offset)
-        offset += sizes.pop(part)
+    with night.timer.stage("link.parts"):
+        for part, tables in night.engine.map_parts(task, range(len(cut)), inputs):
+            partition.append(con, Linked(**tables), part, offset)
+            offset += sizes.pop(part)
     if len(cut) == 1:
         return {table: table_rows(con, table) for table in TABLES}
 
     # Every birth a part left open, linked again with what may complete it elsewhere: on
     # this process, its pairs scored by the engine (the cluster, on Spark).
-    execute_script(con, sql("link/relink"))
-    records = prepare(query_frame(con, sql("link/relink_records")))
-    across = night.engine.fuzzy_pairs(model, config) if model is not None else None
-    partition.append(
-        con, link(records, fuzzy=across, min_match_weight=config.min_match_weight), len(cut), offset
-    )
+    with night.timer.stage("link.across"):
+        execute_script(con, sql("link/relink"))
+        records = prepare(query_frame(con, sql("link/relink_records")))
+        across = night.engine.fuzzy_pairs(model, config) if model is not None else None
+        linked = link(records, fuzzy=across, min_match_weight=config.min_match_weight)
+        partition.append(con, linked, len(cut), offset)
     night.notes.append(
-        f"记录较多，按出生年份分 {len(cut)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
-        f"(linked in {len(cut)} parts by birth year; {records.height:,} records across parts)"
+        f"记录较多，按出生月份分 {len(cut)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
+        f"(linked in {len(cut)} parts by birth month; {records.height:,} records across parts)"
     )
     return {table: table_rows(con, table) for table in TABLES}
 

@@ -1,2 +1,3 @@
--- The records of one part: births in the years $first..$last.
-SELECT * FROM link_records WHERE year(birth_date) BETWEEN $first AND $last
+-- The records of one part: births in the months (yyyymm) $first..$last.
+SELECT * FROM link_records
+WHERE year(birth_date) * 100 + month(birth_date) BETWEEN $first AND $last

@@ -1,4 +1,4 @@
-"""A big store is linked in parts by birth year, then across the parts; the cases are
+"""A big store is linked in parts by birth month, then across the parts; the cases are
 those of one link of the whole store."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 AS_OF = date(2024, 12, 31)
 
 
-def test_years_are_grouped_into_parts_of_at_most_the_limit() -> None:
-    years = [(2019, 400), (2020, 500), (2021, 300), (2022, 900), (2023, 1200), (None, 7)]
-    assert plan(years, 1000) == [(2019, 2020), (2021, 2021), (2022, 2022), (2023, 2023)]
-    assert plan(years, 10_000) == [(2019, 2023)]
+def test_months_are_grouped_into_parts_of_at_most_the_limit() -> None:
+    months = [(202311, 400), (202312, 500), (202401, 300), (202402, 900), (202403, 1200), (None, 7)]
+    assert plan(months, 1000) == [
+        (202311, 202312), (202401, 202401), (202402, 202402), (202403, 202403)
+    ]  # fmt: skip
+    assert plan(months, 10_000) == [(202311, 202403)]
     assert plan([(None, 5)], 1000) == []
 
 
@@ -30,9 +32,9 @@ def test_a_night_linked_in_parts_gives_the_recorded_worklist(tmp_path: Path) -> 
     recon = Recon(tmp_path)
     result = recon.run(inbox, "--config", str(config), as_of=AS_OF)
     assert result.exit_code == 0, result.output
-    assert "分 2 段链接" in result.output  # two birth years, each over 3,000 records
+    assert "分 3 段链接" in result.output  # months of at most 3,000 records
     parts = recon.query("SELECT DISTINCT part FROM link_births ORDER BY part")
-    assert parts == [(0,), (1,), (2,)]  # two years and the pass across them
+    assert parts == [(0,), (1,), (2,), (3,)]  # three parts and the pass across them
     got = (recon.out / "worklist.csv").read_text(encoding="utf-8-sig")
     assert got == (GOLDEN / "expected" / "worklist.csv").read_text(encoding="utf-8-sig")
 
