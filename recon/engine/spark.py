@@ -199,6 +199,7 @@ def start_session(settings: EngineSettings, work: Path) -> SparkSession:
     # The executors' Python must be this one: it has recon and its libraries.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_DIRS", str(work / "local"))  # Spark's scratch
     builder = (
         SparkSession.builder.master(settings.spark_master)
         .appName("recon")
@@ -206,17 +207,30 @@ def start_session(settings: EngineSettings, work: Path) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.driver.memory", settings.driver_memory)
-        .config("spark.local.dir", str(work / "local"))
         .config("spark.sql.warehouse.dir", str(work / "warehouse"))
         .config("spark.sql.session.timeZone", "UTC")
     )
-    try:
-        spark = builder.getOrCreate()
-    except Exception as exc:  # py4j and pyspark raise many kinds; say which, and stop
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EngineUnavailable(
-            f"Spark did not start on {settings.spark_master}: {first}"
-        ) from None
+    # The JVM and its Python workers write their own log to the standard error they are
+    # started with: at their start it is pointed at a file, so that a night's log (cron
+    # mails it) holds what recon says, not Spark's start-up chatter. A failure still
+    # reaches recon as an exception, and the file's last lines are quoted below.
+    log = work / "spark.log"
+    with log.open("ab") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # py4j and pyspark raise many kinds; say which, and stop
+            os.dup2(saved, 2)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
+            raise EngineUnavailable(
+                f"Spark did not start on {settings.spark_master}: {first}"
+                + (f" (Spark said: {tail})" if tail else "")
+            ) from None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
     spark.sparkContext.setLogLevel("ERROR")
     spark.sparkContext.setCheckpointDir(str(work / "checkpoints"))
     return spark

@@ -158,3 +158,24 @@ def test_an_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
     result = Recon(tmp_path).run(tmp_path, "--engine", "hadoop")
     assert result.exit_code == 2
     assert "use duckdb or spark" in result.output
+
+
+@needs_spark
+def test_a_quiet_spark_night_logs_recons_line_and_nothing_of_sparks(tmp_path: Path) -> None:
+    # What cron mails: recon's one line, not the JVM's start-up chatter (log4j, WARN).
+    import shutil
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(Path(__file__).parents[1] / "data" / "golden" / "inbox", inbox)
+    recon = Path(sys.executable).with_name("recon")
+    done = subprocess.run(
+        [str(recon), "run", "--inbox", str(inbox), "--db", str(tmp_path / "recon.duckdb"),
+         "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(), "--quiet",
+         "--engine", "spark", "--spark-master", "local[1]"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert len(done.stdout.strip().splitlines()) == 1
