@@ -136,8 +136,8 @@ EngineOption = Annotated[
     typer.Option(
         "--engine",
         help="Where link and reconcile run: duckdb (embedded, the default) or spark "
-        "(pip install 'recon[spark]' and Java 17). Both give the same cases. "
-        "Default: [engine] name.",
+        "(pip install 'recon\\[spark]' and Java 17). Both give the same cases. "
+        "Default: name in recon.toml's \\[engine].",
         show_default=False,
     ),
 ]
@@ -145,8 +145,8 @@ SparkMasterOption = Annotated[
     str | None,
     typer.Option(
         "--spark-master",
-        help="The Spark master with --engine spark: local[*] (this machine's cores), "
-        "local[2], or a cluster's URL. Default: [engine] spark_master.",
+        help="The Spark master with --engine spark: local\\[*] (this machine's cores), "
+        "local\\[2], or a cluster's URL. Default: spark_master in recon.toml's \\[engine].",
         show_default=False,
     ),
 ]
