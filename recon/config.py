@@ -79,6 +79,7 @@ class EngineSettings:
     shuffle_partitions: int = 8
     driver_memory: str = "4g"
     work_dir: Path | None = None  # None: the system's temporary folder
+    across: str = "auto"  # the pass across the parts: "auto" or "sql" (see defaults.toml)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class _Engine(_Section):
     shuffle_partitions: int = Field(ge=1)
     driver_memory: str
     work_dir: str
+    across: str
 
 
 class _Reconcile(_Section):
@@ -376,6 +378,8 @@ def _config(model: _File, sources: list[Path]) -> Config:
         raise ConfigError(
             f'[engine] driver_memory must be a size like "4g", got {eng.driver_memory!r}'
         )
+    if eng.across not in ("auto", "sql"):
+        raise ConfigError(f'[engine] across must be "auto" or "sql", got {eng.across!r}')
     if any(c in eng.work_dir for c in "[]{}*?"):
         # Spark and Hadoop read a path with these as a pattern, and find nothing.
         raise ConfigError(f"[engine] work_dir: no [ ] {{ }} * ? in the path, got {eng.work_dir!r}")
@@ -385,6 +389,7 @@ def _config(model: _File, sources: list[Path]) -> Config:
         shuffle_partitions=eng.shuffle_partitions,
         driver_memory=eng.driver_memory.strip().lower(),
         work_dir=Path(eng.work_dir.strip()) if eng.work_dir.strip() else None,
+        across=eng.across,
     )
 
     div_path = model.divisions.path.strip()

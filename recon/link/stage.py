@@ -66,13 +66,18 @@ def run(night: Night) -> dict[str, int]:
     if len(cut) == 1:
         return {table: table_rows(con, table) for table in TABLES}
 
-    # Every birth a part left open, linked again with what may complete it elsewhere: on
-    # this process, its pairs scored by the engine (the cluster, on Spark).
+    # Every birth a part left open, linked again with what may complete it elsewhere. A
+    # pass no bigger than a part is linked as one more part, wherever the engine runs
+    # parts; a bigger one here, its pairs scored by the engine (Spark SQL, on Spark).
     with night.timer.stage("link.across"):
         execute_script(con, sql("link/relink"))
         records = prepare(query_frame(con, sql("link/relink_records")))
-        across = night.engine.fuzzy_pairs(model, config) if model is not None else None
-        linked = link(records, fuzzy=across, min_match_weight=config.min_match_weight)
+        if records.height <= limit and config.engine.across == "auto":
+            [(_, tables)] = night.engine.map_parts(task, [len(cut)], lambda _: {"records": records})
+            linked = Linked(**tables)
+        else:
+            across = night.engine.fuzzy_pairs(model, config) if model is not None else None
+            linked = link(records, fuzzy=across, min_match_weight=config.min_match_weight)
         partition.append(con, linked, len(cut), offset)
     night.notes.append(
         f"记录较多，按出生月份分 {len(cut)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
