@@ -156,7 +156,8 @@ def _with_engine(settings: Any, engine: str | None, master: str | None) -> Any:
     """The settings with --engine and --spark-master applied, the engine checked."""
     from dataclasses import replace
 
-    from recon.engine import ENGINES, EngineUnavailable, check_engine
+    from recon.config import ENGINES
+    from recon.engine import EngineUnavailable, check_engine
 
     name = engine or settings.engine.name
     if name not in ENGINES:

@@ -70,6 +70,9 @@ class IngestSettings:
     chunk_rows: int = 1_000_000  # a longer file is validated and stored this many rows at a time
 
 
+ENGINES = ("duckdb", "spark")  # [engine] name, --engine
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """[engine]: where link and reconcile run their parts (recon/engine)."""
@@ -372,7 +375,7 @@ def _config(model: _File, sources: list[Path]) -> Config:
     ingest = IngestSettings(**model.ingest.model_dump())
 
     eng = model.engine
-    if eng.name not in ("duckdb", "spark"):
+    if eng.name not in ENGINES:
         raise ConfigError(f'[engine] name must be "duckdb" or "spark", got {eng.name!r}')
     if not re.fullmatch(r"\d+[kmgt]?", eng.driver_memory.strip().lower()):
         raise ConfigError(

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 Tables = dict[str, pl.DataFrame]
 PartFn = Callable[[Tables], Tables]
-ENGINES = ("duckdb", "spark")
 
 
 class EngineUnavailable(Exception):
@@ -31,8 +30,6 @@ class EngineUnavailable(Exception):
 
 
 class Engine(Protocol):
-    name: str
-
     def map_parts(
         self, fn: PartFn, parts: Sequence[int], inputs: Callable[[int], Tables]
     ) -> Iterator[tuple[int, Tables]]:
@@ -46,8 +43,6 @@ class Engine(Protocol):
 
 class Embedded:
     """The parts one after the other in this process, one part's frames at a time."""
-
-    name = "duckdb"
 
     def map_parts(
         self, fn: PartFn, parts: Sequence[int], inputs: Callable[[int], Tables]

@@ -41,8 +41,6 @@ INSTALL_JAVA = "Debian: apt-get install openjdk-17-jre-headless, or set JAVA_HOM
 
 
 class Spark:
-    name = "spark"
-
     def __init__(self, config: Config) -> None:
         self.settings = config.engine
         self._spark: SparkSession | None = None
@@ -221,7 +219,6 @@ def start_session(settings: EngineSettings, work: Path) -> SparkSession:
         try:
             spark = builder.getOrCreate()
         except Exception as exc:  # py4j and pyspark raise many kinds; say which, and stop
-            os.dup2(saved, 2)
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
             raise EngineUnavailable(

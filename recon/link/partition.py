@@ -1,8 +1,8 @@
 """A big store linked in parts: births are local in time, so the records are cut by birth
 month (consecutive months) into parts of about `[reconcile] partition_births` births,
-each linked alone, and
-then every birth a part left without a record of some feed is linked once more, across
-the parts, with the births sharing a mother's or child's identity number with it.
+each linked alone, and then every birth a part left without a record of some feed is
+linked once more, across the parts, with the births sharing a mother's or child's
+identity number with it.
 
 What it costs: a record whose birth date was typed into another part's months is linked
 in the pass across the parts, which sees only the open births and their mothers' other

@@ -8,6 +8,9 @@ tests that need Spark are skipped, saying why, where Java 17 or pyspark is absen
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -159,7 +162,7 @@ def test_without_java_the_spark_engine_says_what_to_install(
 def test_without_pyspark_the_spark_engine_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(__import__("sys").modules, "pyspark", None)  # import fails
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import fails
     recon = Recon(tmp_path)
     result = recon.run(tmp_path, "--engine", "spark")
     assert result.exit_code == 2
@@ -176,10 +179,6 @@ def test_an_unknown_engine_is_a_usage_error(tmp_path: Path) -> None:
 @needs_spark
 def test_a_quiet_spark_night_logs_recons_line_and_nothing_of_sparks(tmp_path: Path) -> None:
     # What cron mails: recon's one line, not the JVM's start-up chatter (log4j, WARN).
-    import shutil
-    import subprocess
-    import sys
-
     inbox = tmp_path / "inbox"
     shutil.copytree(Path(__file__).parents[1] / "data" / "golden" / "inbox", inbox)
     recon = Path(sys.executable).with_name("recon")
