@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator
@@ -704,6 +705,15 @@ def generate(
             "or moved=0.02; repeatable. Keys: pop.|police.|hosp. + field, and moved.",
         ),
     ] = None,
+    block_births: Annotated[
+        int,
+        typer.Option(
+            "--block-births",
+            min=1,
+            help="Make at most this many births at once (about 3 GB per million); more are "
+            "made in blocks of consecutive days, appended to the same files.",
+        ),
+    ] = 1_000_000,
 ) -> None:
     """Write a realistic inbox of the three feeds, with known truth, for tests and trials.
 
@@ -741,7 +751,7 @@ def generate(
     if reference is not None:
         kwargs["as_of"] = reference
     with progress_bar("recon generate") as progress:
-        stages = iter(range(1, 100))
+        stages = itertools.count(1)
         summary = make_feeds(
             births,
             seed,
@@ -750,6 +760,7 @@ def generate(
             progress=lambda stage: progress(stage, next(stages), 0),
             profile=profile,
             rates=overrides,
+            block_births=block_births,
             **kwargs,
         )
     generate_summary(summary)

@@ -168,6 +168,7 @@ WINDOW_DAYS = 730
 POP_DUE_DAYS = 120
 POLICE_DUE_DAYS = 90
 XLSX_MAX_BIRTHS = 100_000
+BLOCK_BIRTHS = 1_000_000  # births made at once; more are made in blocks (about 3 GB each)
 GENERATOR_VERSION = 2
 
 RATES: dict[str, float] = {
@@ -614,9 +615,13 @@ def _prefix_table() -> np.ndarray:
 
 
 def _unique_first17(
-    prefix: np.ndarray, ymd: np.ndarray, draw_seq: Callable[[int], np.ndarray]
+    prefix: np.ndarray,
+    ymd: np.ndarray,
+    draw_seq: Callable[[int], np.ndarray],
+    taken: np.ndarray | None = None,
 ) -> np.ndarray:
-    """17-digit id bodies, sequence numbers redrawn until all are unique."""
+    """17-digit id bodies, sequence numbers redrawn until all are unique and none is in
+    ``taken`` (sorted: the bodies of earlier blocks)."""
     seq = draw_seq(len(prefix))
     prefix = prefix.copy()
     body = prefix * 10**11 + ymd * 1000 + seq
@@ -625,6 +630,9 @@ def _unique_first17(
         _, first = np.unique(body, return_index=True)
         dup = np.ones(len(body), dtype=bool)
         dup[first] = False
+        if taken is not None and len(taken):
+            at = np.searchsorted(taken, body).clip(0, len(taken) - 1)
+            dup |= taken[at] == body
         if not dup.any():
             return body
         if attempt >= 100:
@@ -637,14 +645,36 @@ def _unique_first17(
     raise RuntimeError("cannot draw unique identity numbers")
 
 
+@dataclass
+class _Carry:
+    """What a block of births must know of the blocks before it, so that a feed made a
+    block at a time has the keys and numbers of one made whole: no mother's identity
+    number twice, certificate serials and register numbers running on."""
+
+    block: int = 0
+    births: int = 0  # births of earlier blocks (birth_id runs on)
+    mothers: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    certificates: int = 0  # certificates issued in earlier blocks
+    register_numbers: Counter[int] = field(default_factory=Counter)  # year -> numbers used
+
+
 def window_days(births: int) -> int:
     """Days of deliveries: WINDOW_DAYS, and as many again per million births beyond the
     first, so that the children's identity numbers (500 per sex, day and code) suffice."""
     return WINDOW_DAYS * max(1, -(-births // 1_000_000))
 
 
-def _make_births(n: int, as_of: date, rng: np.random.Generator) -> pl.DataFrame:
-    """``n`` babies: deliveries, mothers, children, outcomes and reporting lags."""
+def _make_births(
+    n: int,
+    as_of: date,
+    rng: np.random.Generator,
+    span: tuple[int, int] | None = None,
+    carry: _Carry | None = None,
+) -> pl.DataFrame:
+    """``n`` babies: deliveries, mothers, children, outcomes and reporting lags.
+
+    ``span`` (first epoch day, days) is the block's slice of the window, default the
+    whole window before as_of; ``carry`` the earlier blocks' keys."""
     geo = _geo()
     n_trip = round(n * RATES["triplet_deliveries"])
     n_twin = max(1 if n >= 200 else 0, round(n * RATES["twin_deliveries"]))
@@ -655,21 +685,33 @@ def _make_births(n: int, as_of: date, rng: np.random.Generator) -> pl.DataFrame:
     plural[multi[n_twin:]] = 3
 
     # Deliveries in time order, over the window of days before as_of.
-    window = window_days(n)
-    first_day = _epoch_days(as_of) - window
+    if span is None:
+        window = window_days(n)
+        first_day = _epoch_days(as_of) - window
+    else:
+        first_day, window = span
     day = first_day + rng.integers(0, window, n_deliv)
     minute = rng.integers(0, 1440, n_deliv)
+    if span is not None:
+        # A block's babies are all born inside its days (a twin 24 minutes after a
+        # delivery at 23:50 would be born on the next block's first day), so the
+        # numbers given per birth day never meet another block's.
+        last = day == first_day + window - 1
+        minute[last] = minute[last] % 1400
     order = np.lexsort((minute, day))
     day, minute, plural = day[order], minute[order], plural[order]
 
-    mother_id = _mother_ids(day, rng)
+    mother_id = _mother_ids(day, rng, carry)
     surnames, sw = _surname_table()
     m_surname = surnames.gather(rng.choice(len(surnames), n_deliv, p=sw))
     m_name = m_surname + _given_names(rng, _MOTHER_CHARS, n_deliv, 0.6)
     f_surname = surnames.gather(rng.choice(len(surnames), n_deliv, p=sw))
     f_name = f_surname + _given_names(rng, _FATHER_CHARS, n_deliv, 0.6)
     village = rng.choice(len(geo.village_codes), n_deliv, p=geo.village_weights)
-    household = 100_000_000 + rng.choice(900_000_000, n_deliv, replace=False)
+    if carry is None:
+        household = 100_000_000 + rng.choice(900_000_000, n_deliv, replace=False)
+    else:  # a block draws from its own range of household numbers
+        household = 100_000_000 + carry.block * 20_000_000 + rng.choice(20_000_000, n_deliv)
     birth_order = rng.choice(4, n_deliv, p=[0.45, 0.38, 0.13, 0.04]) + 1
 
     # Place of delivery: home, out of the area, or one of the facilities.
@@ -717,7 +759,7 @@ def _make_births(n: int, as_of: date, rng: np.random.Generator) -> pl.DataFrame:
     bplace = place[d]
     home = bplace == 1
     hosp_lag, pop_lag, police_lag, late = _lags(sex, still, bplace, rng)
-    cert = _certificates(b_days, bplace, ~still & ~home, rng)
+    cert = _certificates(b_days, bplace, ~still & ~home, rng, carry)
     child_id = _child_ids(b_days, sex, rng)
 
     frame = pl.DataFrame(
@@ -764,8 +806,11 @@ def _make_births(n: int, as_of: date, rng: np.random.Generator) -> pl.DataFrame:
     )
 
 
-def _mother_ids(delivery_day: np.ndarray, rng: np.random.Generator) -> pl.Series:
-    """Unique ids of mothers aged mostly 20-40, birthplace code valid in her birth year."""
+def _mother_ids(
+    delivery_day: np.ndarray, rng: np.random.Generator, carry: _Carry | None = None
+) -> pl.Series:
+    """Unique ids of mothers aged mostly 20-40, birthplace code valid in her birth year
+    (and none given in an earlier block)."""
     n = len(delivery_day)
     age = rng.normal(29.0, 5.0, n)
     odd = (age < 16.0) | (age > 45.5)
@@ -778,7 +823,10 @@ def _mother_ids(delivery_day: np.ndarray, rng: np.random.Generator) -> pl.Series
     def even(k: int) -> np.ndarray:  # women have even sequence numbers
         return np.asarray(rng.integers(1, 500, k) * 2)
 
-    return _ids(_unique_first17(prefix, _ymd_int(born), even))
+    body = _unique_first17(prefix, _ymd_int(born), even, None if carry is None else carry.mothers)
+    if carry is not None:
+        carry.mothers = np.sort(np.concatenate([carry.mothers, body]))
+    return _ids(body)
 
 
 def _lags(
@@ -810,10 +858,17 @@ def _lags(
 
 
 def _certificates(
-    b_days: np.ndarray, place: np.ndarray, issued: np.ndarray, rng: np.random.Generator
+    b_days: np.ndarray,
+    place: np.ndarray,
+    issued: np.ndarray,
+    rng: np.random.Generator,
+    carry: _Carry | None = None,
 ) -> pl.Series:
     """出生医学证明编号, issued in birth order: year letter + 9 digits (41... elsewhere)."""
     serial = np.cumsum(issued) + rng.integers(0, 5000)
+    if carry is not None:  # serials run on from the earlier blocks
+        serial += carry.certificates + 5000 * carry.block
+        carry.certificates += int(issued.sum())
     letters = pl.Series(_year(b_days)).replace_strict(
         _CERT_LETTER, default="T", return_dtype=pl.String
     )
@@ -1096,6 +1151,7 @@ def _make_pop(
     csv: bool,
     counts: Counter[str],
     mix: Mapping[str, float],
+    numbers: Counter[int] | None = None,
 ) -> pl.DataFrame:
     """The register: reported births, duplicates, fictitious records, then errors."""
     rows = _pop_reported(births, as_of, rng)
@@ -1104,7 +1160,7 @@ def _make_pop(
     counts["duplicate"] += dups.height
     counts["fictitious"] += fict.height
     counts["stillbirth_registered"] += int((rows["_role"] == "stillbirth_registered").sum())
-    df = _pop_numbered(pl.concat([rows, dups, fict], how="vertical_relaxed"), rng)
+    df = _pop_numbered(pl.concat([rows, dups, fict], how="vertical_relaxed"), rng, numbers)
     df = _pop_details(df, rng, counts)
     m = df.height
     df = _inject(df, _misreport_plans("pop", m, as_of, mix), rng, counts)
@@ -1192,18 +1248,29 @@ def _pop_fictitious(fictitious: pl.DataFrame, rng: np.random.Generator) -> pl.Da
     )
 
 
-def _pop_numbered(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """File order = order of entry; record_id RK + year + running number; duplicate_of."""
+def _pop_numbered(
+    df: pl.DataFrame, rng: np.random.Generator, numbers: Counter[int] | None = None
+) -> pl.DataFrame:
+    """File order = order of entry; record_id RK + year + running number; duplicate_of.
+
+    ``numbers`` (year -> numbers used by earlier blocks) is updated."""
     order = np.lexsort((rng.random(df.height), df["reported_on"].to_physical().to_numpy()))
     df = df[order]
     year = pl.col("reported_on").dt.year()
+    used = pl.lit(0, dtype=pl.Int64)
+    if numbers:
+        used = year.replace_strict(dict(numbers), default=0, return_dtype=pl.Int64)
     df = df.with_columns(
         (
             pl.lit("RK")
             + year.cast(pl.String)
-            + (pl.int_range(pl.len()).over(year) + 1).cast(pl.String).str.zfill(7)
+            + (pl.int_range(pl.len()).over(year) + 1 + used).cast(pl.String).str.zfill(7)
         ).alias("record_id")
     )
+    if numbers is not None:
+        numbers.update(
+            {int(y): int(c) for y, c in df["reported_on"].dt.year().value_counts().iter_rows()}
+        )
     kept = df.filter(pl.col("_role") == "ok").select("_birth_id", _kept="record_id")
     return (
         df.join(kept, on="_birth_id", how="left", maintain_order="left")
@@ -1746,8 +1813,10 @@ def _write_csv(
     encoding: str,
     bom: bool,
     newline: str,
-) -> np.ndarray:
-    """Write; return the physical line where each record starts (header = 1)."""
+    first_line: int = 2,
+) -> tuple[np.ndarray, int]:
+    """Write, or append the rows after ``first_line`` > 2; return the physical line
+    where each record starts (header = 1) and the line after the last."""
     lines = written.select(
         pl.concat_str([_csv_field(pl.col(c)) for c in written.columns], separator=",")
     ).to_series()
@@ -1755,13 +1824,17 @@ def _write_csv(
         rows = written[field_count].rows()
         lines = lines.clone()
         lines.scatter(field_count.tolist(), [_bad_field_count(list(r), rng) for r in rows])
-    head = ",".join(_quote(h) for h in header)
     body = lines.str.join(newline).item() if len(lines) else ""
-    text = head + newline + body + (newline if len(lines) else "")
-    data = text.encode(encoding)
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    text = body + (newline if len(lines) else "")
     breaks = lines.str.count_matches("\n").to_numpy().astype(np.int64) + 1
-    return 2 + np.cumsum(breaks) - breaks
+    starts = first_line + np.cumsum(breaks) - breaks
+    if first_line > 2:
+        with path.open("ab") as f:
+            f.write(text.encode(encoding))
+    else:
+        head = ",".join(_quote(h) for h in header) + newline
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + (head + text).encode(encoding))
+    return starts, first_line + int(breaks.sum())
 
 
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -2017,13 +2090,26 @@ def _with_residence(real: pl.DataFrame, rate: float, rng: np.random.Generator) -
     )
 
 
-def _hosp_file(births: int, hosp_format: str) -> tuple[str, str]:
+def _hosp_file(births: int, hosp_format: str, blocks: int = 1) -> tuple[str, str]:
     fmt = hosp_format
     if fmt == "auto":
-        fmt = "xlsx" if births <= XLSX_MAX_BIRTHS else "csv"
+        fmt = "xlsx" if births <= XLSX_MAX_BIRTHS and blocks == 1 else "csv"
     if fmt not in ("xlsx", "csv", "parquet"):
         raise ValueError(f"hosp_format must be auto, xlsx, csv or parquet, not {hosp_format!r}")
+    if fmt == "xlsx" and blocks > 1:
+        raise ValueError("an xlsx hosp feed is written whole: use csv or parquet, or larger blocks")
     return fmt, f"hosp_deliveries.{fmt}"
+
+
+def _spans(births: int, as_of: date, blocks: int) -> list[tuple[int, tuple[int, int] | None]]:
+    """(births, (first day, days)) of each block: consecutive slices of the window."""
+    if blocks == 1:
+        return [(births, None)]
+    window = window_days(births)
+    first = _epoch_days(as_of) - window
+    bounds = [first + window * k // blocks for k in range(blocks + 1)]
+    sizes = [births // blocks + (k < births % blocks) for k in range(blocks)]
+    return [(n, (bounds[k], bounds[k + 1] - bounds[k])) for k, n in enumerate(sizes)]
 
 
 def generate(
@@ -2036,31 +2122,144 @@ def generate(
     progress: Callable[[str], None] | None = None,
     profile: str = "default",
     rates: Mapping[str, float] | None = None,
+    block_births: int = BLOCK_BIRTHS,
 ) -> GenerateSummary:
     """Write ``births`` simulated births as three feeds plus truth into ``out``.
 
     ``profile`` names the misreport mix (PROFILES); ``rates`` overrides single keys of
     it ("pop.name": 0.03). An unknown profile or key, or a rate outside 0..0.2, is a
-    ValueError naming it.
+    ValueError naming it. More births than ``block_births`` are made a block of
+    consecutive days at a time and appended to the same files, so memory stays that of
+    one block (a block's births and records never meet another's: twins, duplicates
+    and repeated rows stay inside their block).
     """
     if births < 1:
         raise ValueError("births must be at least 1")
+    if block_births < 1:
+        raise ValueError("block_births must be at least 1")
     mix = misreport_rates(profile, rates)
     say: Progress = progress or (lambda _stage: None)
     out = Path(out)
     (out / "truth").mkdir(parents=True, exist_ok=True)
-    hosp_fmt, hosp_name = _hosp_file(births, hosp_format)
+    n_blocks = -(-births // block_births)
+    hosp_fmt, hosp_name = _hosp_file(births, hosp_format, n_blocks)
     files: dict[FeedName, str] = {
         "pop": FILE_NAMES["pop"],
         "hosp": hosp_name,
         "police": FILE_NAMES["police"],
     }
-    streams = np.random.default_rng(seed).spawn(8)
     counts: dict[FeedName, Counter[str]] = {f: Counter() for f in FEEDS}
+    rows: Counter[str] = Counter()
+    birth_counts: Counter[str] = Counter()
+    carry = _Carry()
+    sink = _Sink(out, n_blocks)
+    next_line: dict[FeedName, int] = {f: 2 for f in FEEDS}
+    width = max(7, len(str(births)))
+    if n_blocks == 1:
+        block_streams = [np.random.default_rng(seed).spawn(8)]
+    else:
+        block_streams = [b.spawn(8) for b in np.random.default_rng(seed).spawn(n_blocks)]
+    for k, ((n, span), streams) in enumerate(
+        zip(_spans(births, as_of, n_blocks), block_streams, strict=True)
+    ):
+        tell = say if n_blocks == 1 else _numbered(say, k + 1, n_blocks)
+        carry.block = k
+        real, feeds, written = _block(
+            n,
+            as_of,
+            streams,
+            span,
+            None if n_blocks == 1 else carry,
+            mix,
+            counts,
+            tell,
+            hosp_fmt == "csv",
+            width,
+        )
+        carry.births += n
+        if k == 0:
+            tell("writing divisions")
+            sink.paths["divisions"] = out / FILE_NAMES["divisions"]
+            _geo().frame.write_csv(sink.paths["divisions"])
+        lines: dict[FeedName, np.ndarray] = {}
+        wrng = streams[6]
+        for feed in FEEDS:
+            tell(f"writing {feed}")
+            lines[feed], next_line[feed] = _write_feed(
+                out / files[feed],
+                feed,
+                feeds[feed],
+                written[feed],
+                hosp_fmt,
+                wrng,
+                counts[feed],
+                as_of,
+                next_line[feed],
+                sink,
+            )
+            sink.paths[feed] = out / files[feed]
+            rows[feed] += feeds[feed].height
+        tell("truth")
+        sink.add(_truth_frames(real, feeds, files, lines, as_of))
+        birth_counts.update(_birth_counts(real))
+        del real, feeds, written
+    if n_blocks > 1:
+        say("joining the blocks")
+    paths = sink.close()
+    injected: dict[str, dict[str, int]] = {f: dict(sorted(counts[f].items())) for f in FEEDS}
+    manifest = {
+        "generator": f"recon.generate {GENERATOR_VERSION}",
+        "seed": seed,
+        "births": births,
+        "as_of": as_of.isoformat(),
+        "hosp_format": hosp_fmt,
+        "files": {k: p.relative_to(out).as_posix() for k, p in paths.items()},
+        "rows": dict(rows),
+        "counts": dict(birth_counts),
+        "injected": injected,
+        "rates": RATES,
+        "profile": profile,
+        "misreport_rates": mix,
+    }
+    if n_blocks > 1:
+        manifest["blocks"] = n_blocks
+    paths["truth/manifest"] = out / "truth" / "manifest.json"
+    paths["truth/manifest"].write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return GenerateSummary(
+        out=out,
+        seed=seed,
+        births=births,
+        as_of=as_of,
+        paths=paths,
+        rows=dict(rows),
+        injected=injected,
+        profile=profile,
+        misreport_rates=mix,
+    )
 
+
+def _numbered(say: Progress, block: int, blocks: int) -> Progress:
+    return lambda stage: say(f"{stage} ({block}/{blocks})")
+
+
+def _block(
+    births: int,
+    as_of: date,
+    streams: Sequence[np.random.Generator],
+    span: tuple[int, int] | None,
+    carry: _Carry | None,
+    mix: Mapping[str, float],
+    counts: Mapping[FeedName, Counter[str]],
+    say: Progress,
+    csv_hosp: bool,
+    width: int,
+) -> tuple[pl.DataFrame, dict[FeedName, pl.DataFrame], dict[FeedName, pl.DataFrame]]:
+    """One block's true births, its three feeds and their written forms."""
     say("births")
     n_fict = max(1, round(births * RATES["pop_fictitious"]))
-    everyone = _make_births(births + n_fict, as_of, streams[0])
+    everyone = _make_births(births + n_fict, as_of, streams[0], span, carry)
     # Fictitious pop records borrow plausible singleton births nobody else sees.
     candidates = everyone.select(
         (pl.col("plurality") == 1)
@@ -2073,9 +2272,9 @@ def generate(
     fictitious = everyone.filter(pl.Series(is_fict))
     real = everyone.filter(pl.Series(~is_fict))
     real = real.head(births)  # the rare shortfall of candidates keeps the count exact
-    width = max(7, len(str(births)))
+    first = 1 + (carry.births if carry is not None else 0)
     real = real.with_columns(
-        ("B" + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(width)).alias("birth_id"),
+        ("B" + (pl.int_range(pl.len()) + first).cast(pl.String).str.zfill(width)).alias("birth_id"),
         pl.when(
             pl.col("police_registered_on").is_not_null() & (pl.col("police_registered_on") <= as_of)
         )
@@ -2088,9 +2287,9 @@ def generate(
         counts["pop"]["truth:moved"] += n_moved
 
     say("pop")
-    csv_hosp = hosp_fmt == "csv"
+    numbers = carry.register_numbers if carry is not None else None
     feeds: dict[FeedName, pl.DataFrame] = {
-        "pop": _make_pop(real, fictitious, as_of, streams[2], True, counts["pop"], mix)
+        "pop": _make_pop(real, fictitious, as_of, streams[2], True, counts["pop"], mix, numbers)
     }
     say("hosp")
     feeds["hosp"] = _make_hosp(real, as_of, streams[3], csv_hosp, counts["hosp"], mix)
@@ -2101,81 +2300,85 @@ def generate(
     written: dict[FeedName, pl.DataFrame] = {}
     for feed, rng in zip(FEEDS, streams[5].spawn(len(FEEDS)), strict=True):
         written[feed], feeds[feed] = _render(feeds[feed], feed, rng, counts[feed])
+    return real, feeds, written
 
-    paths: dict[str, Path] = {}
-    say("writing divisions")
-    paths["divisions"] = out / FILE_NAMES["divisions"]
-    _geo().frame.write_csv(paths["divisions"])
-    lines: dict[FeedName, np.ndarray] = {}
-    wrng = streams[6]
-    for feed in FEEDS:
-        say(f"writing {feed}")
-        df, w = feeds[feed], written[feed]
-        path = out / files[feed]
-        paths[feed] = path
-        spec = FEED_SPECS[feed]
-        extra = EXTRA_COLUMN[feed]
-        if feed == "police":
-            header = [c.name for c in spec.columns]
-        else:
-            header = [c.label for c in spec.columns]
-        header += [extra] if extra else []
-        fc = np.flatnonzero((df["_q"] == "field_count").fill_null(False).to_numpy())
-        if feed == "pop":
-            lines[feed] = _write_csv(
-                path, w, header, fc, wrng, encoding="gb18030", bom=False, newline="\r\n"
-            )
-        elif feed == "police":
-            lines[feed] = _write_csv(
-                path, w, header, fc, wrng, encoding="utf-8", bom=True, newline="\n"
-            )
-        elif hosp_fmt == "csv":
-            lines[feed] = _write_csv(
-                path, w, header, fc, wrng, encoding="utf-8", bom=False, newline="\n"
-            )
-        elif hosp_fmt == "parquet":
-            w.with_columns(pl.all().replace("", None)).rename(
-                dict(zip(w.columns, header, strict=True))
-            ).write_parquet(path)
-            lines[feed] = np.arange(1, df.height + 1)
-        else:
-            _write_xlsx(path, header, _xlsx_columns(df, w, feed, wrng, counts[feed]), as_of)
-            lines[feed] = np.arange(2, df.height + 2)
 
-    say("truth")
-    truth_paths = _write_truth(out / "truth", real, feeds, files, lines, as_of)
-    paths.update(truth_paths)
-    rows: dict[str, int] = {f: feeds[f].height for f in FEEDS}
-    injected: dict[str, dict[str, int]] = {f: dict(sorted(counts[f].items())) for f in FEEDS}
-    manifest = {
-        "generator": f"recon.generate {GENERATOR_VERSION}",
-        "seed": seed,
-        "births": births,
-        "as_of": as_of.isoformat(),
-        "hosp_format": hosp_fmt,
-        "files": {k: p.relative_to(out).as_posix() for k, p in paths.items()},
-        "rows": rows,
-        "counts": _birth_counts(real),
-        "injected": injected,
-        "rates": RATES,
-        "profile": profile,
-        "misreport_rates": mix,
-    }
-    paths["truth/manifest"] = out / "truth" / "manifest.json"
-    paths["truth/manifest"].write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+def _write_feed(
+    path: Path,
+    feed: FeedName,
+    df: pl.DataFrame,
+    w: pl.DataFrame,
+    hosp_fmt: str,
+    rng: np.random.Generator,
+    counts: Counter[str],
+    as_of: date,
+    first_line: int,
+    sink: _Sink,
+) -> tuple[np.ndarray, int]:
+    """Write (or append) one block of a feed; its records' first lines and the next."""
+    spec = FEED_SPECS[feed]
+    extra = EXTRA_COLUMN[feed]
+    header = [c.name if feed == "police" else c.label for c in spec.columns]
+    header += [extra] if extra else []
+    fc = np.flatnonzero((df["_q"] == "field_count").fill_null(False).to_numpy())
+    # (encoding, BOM, newline): the register in GB18030 with CRLF, police with a BOM
+    if feed == "pop":
+        form = ("gb18030", False, "\r\n")
+    elif feed == "police":
+        form = ("utf-8", True, "\n")
+    elif hosp_fmt == "csv":
+        form = ("utf-8", False, "\n")
+    elif hosp_fmt == "parquet":
+        table = w.with_columns(pl.all().replace("", None)).rename(
+            dict(zip(w.columns, header, strict=True))
+        )
+        sink.feed_part(path, table)
+        return np.arange(first_line - 1, first_line - 1 + df.height), first_line + df.height
+    else:
+        _write_xlsx(path, header, _xlsx_columns(df, w, feed, rng, counts), as_of)
+        return np.arange(2, df.height + 2), df.height + 2
+    encoding, bom, newline = form
+    return _write_csv(
+        path, w, header, fc, rng, encoding=encoding, bom=bom, newline=newline, first_line=first_line
     )
-    return GenerateSummary(
-        out=out,
-        seed=seed,
-        births=births,
-        as_of=as_of,
-        paths=paths,
-        rows=rows,
-        injected=injected,
-        profile=profile,
-        misreport_rates=mix,
-    )
+
+
+class _Sink:
+    """The truth tables (and a Parquet feed), written whole for one block, else a file
+    per block joined at the end without holding them all in memory."""
+
+    def __init__(self, out: Path, blocks: int) -> None:
+        self.tdir = out / "truth"
+        self.blocks = blocks
+        self.paths: dict[str, Path] = {}
+        self.parts: dict[Path, list[Path]] = {}
+
+    def _put(self, path: Path, frame: pl.DataFrame) -> None:
+        if self.blocks == 1:
+            frame.write_parquet(path)
+            return
+        parts = self.parts.setdefault(path, [])
+        part = path.with_name(f".{path.stem}.block{len(parts):04d}.parquet")
+        frame.write_parquet(part)
+        parts.append(part)
+
+    def add(self, frames: Mapping[str, pl.DataFrame]) -> None:
+        for name, frame in frames.items():
+            path = self.tdir / f"{name}.parquet"
+            self.paths[f"truth/{name}"] = path
+            self._put(path, frame)
+
+    def feed_part(self, path: Path, frame: pl.DataFrame) -> None:
+        self._put(path, frame)
+
+    def close(self) -> dict[str, Path]:
+        for path, parts in self.parts.items():
+            pl.concat([pl.scan_parquet(p) for p in parts], how="vertical_relaxed").sink_parquet(
+                path
+            )
+            for part in parts:
+                part.unlink()
+        return self.paths
 
 
 def _birth_counts(real: pl.DataFrame) -> dict[str, int]:
@@ -2191,15 +2394,15 @@ def _birth_counts(real: pl.DataFrame) -> dict[str, int]:
     }
 
 
-def _write_truth(
-    tdir: Path,
+def _truth_frames(
     real: pl.DataFrame,
     feeds: Mapping[FeedName, pl.DataFrame],
     files: Mapping[FeedName, str],
     lines: Mapping[FeedName, np.ndarray],
     as_of: date,
-) -> dict[str, Path]:
-    paths: dict[str, Path] = {}
+) -> dict[str, pl.DataFrame]:
+    """truth/*.parquet of one block, by name."""
+    frames: dict[str, pl.DataFrame] = {}
     records = []
     misreports = []
     present: dict[FeedName, pl.Series] = {}
@@ -2236,8 +2439,7 @@ def _write_truth(
         canon = valid.select(*canon_cols, "file", "line").with_columns(
             pl.col(c).cast(pl.Int64) for c in canon_cols if _kind(feed, c) == "integer"
         )
-        paths[f"truth/{feed}_canonical"] = tdir / f"{feed}_canonical.parquet"
-        canon.write_parquet(paths[f"truth/{feed}_canonical"])
+        frames[f"{feed}_canonical"] = canon
         misreports.append(_misreports(valid, feed, real))
         present[feed] = (
             valid.filter(pl.col("_role").is_in(["ok", "stillbirth_registered"]))["_birth_id"]
@@ -2273,14 +2475,10 @@ def _write_truth(
         (pl.col("birth_date") + timedelta(days=POP_DUE_DAYS) <= as_of).alias("due_pop"),
         (pl.col("birth_date") + timedelta(days=POLICE_DUE_DAYS) <= as_of).alias("due_police"),
     ).with_columns(pl.col("plurality", "birth_rank", "birth_order").cast(pl.Int64))
-    for name, frame in (
-        ("births", births),
-        ("records", pl.concat(records)),
-        ("misreports", pl.concat(misreports)),
-    ):
-        paths[f"truth/{name}"] = tdir / f"{name}.parquet"
-        frame.write_parquet(paths[f"truth/{name}"])
-    return paths
+    frames["births"] = births
+    frames["records"] = pl.concat(records)
+    frames["misreports"] = pl.concat(misreports)
+    return frames
 
 
 def _kind(feed: FeedName, column: str) -> str | None:

@@ -36,11 +36,16 @@ WARNING_RULES = {
 }
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recon]:
+@pytest.fixture(scope="module", params=["whole", "in blocks"])
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> tuple[Path, Recon]:
     root = tmp_path_factory.mktemp("generated")
     inbox = root / "inbox"
-    generate(3000, 11, inbox, as_of=AS_OF)
+    if request.param == "whole":
+        generate(3000, 11, inbox, as_of=AS_OF)
+    else:  # as a big inbox is made: blocks of days appended to the same files
+        generate(3000, 11, inbox, as_of=AS_OF, block_births=1000, hosp_format="csv")
     truth = inbox / "truth"
     truth.rename(root / "truth")  # the inbox holds feeds only
     recon = Recon(root)

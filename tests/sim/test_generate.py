@@ -6,6 +6,7 @@ tests/night/test_generated_run.py, which runs the real reader on these feeds."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -391,3 +392,37 @@ def test_cli_help_lists_the_profiles() -> None:
     assert result.exit_code == 0
     for name in PROFILES:
         assert name in result.output, name
+
+
+def test_in_blocks_the_keys_stay_unique_and_the_lines_true(tmp_path: Path) -> None:
+    summary = generate(3000, 4, tmp_path / "blocks", block_births=700, hosp_format="csv")
+    again = generate(3000, 4, tmp_path / "again", block_births=700, hosp_format="csv")
+    assert _files(summary.out) == _files(again.out)
+    manifest = json.loads((summary.out / "truth" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["blocks"] == 5
+    assert not list((summary.out / "truth").glob(".*"))  # the blocks' parts are joined
+    births = pl.read_parquet(summary.out / "truth" / "births.parquet")
+    assert births.height == 3000 == births["birth_id"].n_unique()
+    days = births["birth_date"]
+    assert (days.max() - days.min()).days >= 700  # the blocks follow one another
+    # A mother's babies are one delivery's (twins minutes apart), never another block's.
+    spread = births.group_by("mother_id").agg(
+        pl.col("delivered_at").max() - pl.col("delivered_at").min()
+    )
+    assert spread["delivered_at"].max() < timedelta(hours=1)
+    for column in ("id_number", "certificate_no"):
+        assert not births[column].drop_nulls().is_duplicated().any(), column
+    records = pl.read_parquet(summary.out / "truth" / "records.parquet")
+    assert records.group_by("feed").len().sort("feed").rows() == sorted(summary.rows.items())
+    valid = records.filter(pl.col("quarantine").is_null())
+    assert not valid.select(pl.struct("feed", "key").is_duplicated().any()).item()
+    # Every record's line is the physical line where its key starts.
+    for feed, name in (("pop", "pop_births.csv"), ("police", "police_births.csv")):
+        encoding = "gb18030" if feed == "pop" else "utf-8-sig"
+        text = (summary.out / name).read_bytes().decode(encoding)
+        lines = text.split("\n")  # a quoted remark may hold a line break
+        rows = valid.filter(pl.col("feed") == feed)
+        assert rows.height > 800
+        for line, key in rows.select("line", "key").iter_rows():
+            written = unicodedata.normalize("NFKC", lines[line - 1]).replace(" ", "").upper()
+            assert key in written, (feed, line)  # full-width digits, stray spaces, x
