@@ -247,8 +247,8 @@ def _night(
         step(stage.label, file_steps + position)
         with night.timer.stage(stage.name):
             written = stage.run(night)
-        if stage.name == "reconcile":
-            night.forget_records()
+        if stage.name == "link":
+            night.forget_records()  # reconcile reads its births and records from the store
         if stage.name == "cases":
             cases = written
     if unchanged:

@@ -33,6 +33,11 @@ def materialise(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE link_records AS " + sql("link/records"))
 
 
+def view(con: duckdb.DuckDBPyConnection) -> None:
+    """The current records as a temporary view, for a store linked in one piece."""
+    con.execute("CREATE OR REPLACE TEMP VIEW link_records AS " + sql("link/records"))
+
+
 def plan(months: list[tuple[int | None, int]], limit: int) -> list[tuple[int, int]]:
     """Consecutive birth months (yyyymm, in order) grouped into parts of at most `limit`
     records (a month larger than that is a part of its own). Records without a birth date

@@ -98,21 +98,3 @@ def link_part(
 def parts(night: Night) -> list[int]:
     """The parts the link stage cut the store into."""
     return [int(r[0]) for r in night.con.execute(sql("reconcile/parts")).fetchall()]
-
-
-def linked(night: Night, part: int | None = None) -> Linked:
-    """What the link stage wrote (of one part, or all of it), as reconcile reads it."""
-    if part is None:
-        return Linked(
-            births=query_frame(night.con, sql("link/linked")),
-            links=query_frame(night.con, sql("link/links")),
-            duplicates=query_frame(night.con, sql("link/duplicates")).cast({"uid": pl.String}),
-        )
-    which = {"part": part}
-    return Linked(
-        births=query_frame(night.con, sql("reconcile/part_births"), which),
-        links=query_frame(night.con, sql("reconcile/part_links"), which),
-        duplicates=query_frame(night.con, sql("reconcile/part_duplicates"), which).cast(
-            {"uid": pl.String}
-        ),
-    )

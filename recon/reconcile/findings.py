@@ -68,20 +68,29 @@ class Deadlines:
 
 
 def births_wide(records: pl.DataFrame, linked: Linked) -> pl.DataFrame:
-    """One row per birth: each feed's record as prefixed columns, and the link methods."""
+    """One row per birth: each feed's record as prefixed columns."""
     wide = linked.births
-    # Only what consensus and the findings read: a million births are wide enough.
-    needed = {"uid", "key", "mother_name", "outcome", "father_name", *(f.column for f in FIELDS)}
-    columns = [c for c in records.columns if c in needed]
     for feed in FEED_ORDER:
-        side = (
-            records.filter(pl.col("feed") == feed)
-            .select(pl.col(c).alias(f"{feed}_{c}") for c in columns)
-            # in one chunk: the join gathers from it at random, slower across chunks
-            .rechunk()
-        )
-        wide = wide.join(side, left_on=f"{feed}_uid", right_on=f"{feed}_uid", how="left")
-    return wide.join(link_methods(linked), on="birth", how="left")
+        wide = beside(wide, feed, records.filter(pl.col("feed") == feed))
+    return wide
+
+
+# What consensus and the findings read of a record (sql/reconcile/feed_records.sql):
+# a million births are wide enough.
+WIDE_COLUMNS = (
+    "uid", "key", "child_name", "child_id", "sex", "birth_date", "mother_name", "mother_id",
+    "division_code", "birth_order", "certificate_no", "outcome", "father_name",
+)  # fmt: skip
+
+
+def beside(wide: pl.DataFrame, feed: str, records: pl.DataFrame) -> pl.DataFrame:
+    """The births with one feed's records beside them, as `<feed>_<column>`."""
+    side = (
+        records.select(pl.col(c).alias(f"{feed}_{c}") for c in WIDE_COLUMNS)
+        # in one chunk: the join gathers from it at random, slower across chunks
+        .rechunk()
+    )
+    return wide.join(side, on=f"{feed}_uid", how="left")
 
 
 # The birth's date as the feeds give it, hospital first, to judge a mother's age.
@@ -270,17 +279,52 @@ def reconcile(
     known_divisions: frozenset[str] | None = None,
     policy: EvidencePolicy | None = None,
 ) -> Reconciliation:
-    """The consensus of every birth, and every finding of the run."""
+    """The consensus of every birth, and every finding of the run, from the records in
+    memory (the stage reads the same frames from the store: `reconcile_births`)."""
+    pop = records.filter(pl.col("feed") == "pop").select(REPEAT_COLUMNS)
+    hosp = records.filter((pl.col("feed") == "hosp") & (pl.col("plurality") >= 1))
+    return reconcile_births(
+        births_wide(records, linked),
+        pop,
+        hosp.select(TWIN_COLUMNS),
+        linked,
+        as_of,
+        deadlines,
+        known_divisions,
+        policy,
+    )
+
+
+# The register records' columns a repeat's finding reads, and the hospital records' a
+# twin's rank is judged by (sql/reconcile/repeat_records.sql, twin_records.sql).
+REPEAT_COLUMNS = ("uid", "key", "division_code", "entered_on")
+TWIN_COLUMNS = ("key", "mother_id", "birth_date", "plurality", "birth_rank", "division_code")
+
+
+def reconcile_births(
+    wide: pl.DataFrame,
+    repeats: pl.DataFrame,
+    twins: pl.DataFrame,
+    linked: Linked,
+    as_of: date,
+    deadlines: Deadlines,
+    known_divisions: frozenset[str] | None = None,
+    policy: EvidencePolicy | None = None,
+) -> Reconciliation:
+    """The consensus of every birth and the findings, from the births with their records
+    beside them (`births_wide`), the register records repeats name and the hospital
+    records with a plurality."""
     policy = policy or EvidencePolicy()
+    wide = wide.join(link_methods(linked), on="birth", how="left")
     # Only what a finding can rest on is judged (consensus, judge_settled).
-    wide = consensus(births_wide(records, linked), as_of, known_divisions, policy, False)
+    wide = consensus(wide, as_of, known_divisions, policy, False)
     parts = [
         _misreported(wide, policy),
         _missing(wide, "pop", as_of, deadlines.pop_days, policy),
         _missing(wide, "police", as_of, deadlines.police_days, policy),
         _fictitious(wide, as_of, deadlines.police_days, policy),
-        _duplicates(records, linked, policy),
-        _twin_ranks(records, policy),
+        _duplicates(repeats, linked, policy),
+        _twin_ranks(twins, policy),
     ]
     schema = pl.Schema(FINDING_SCHEMA)
     found = pl.concat([p.select(list(FINDING_SCHEMA)).cast(schema) for p in parts])
@@ -523,15 +567,12 @@ def _fictitious(
     )
 
 
-def _twin_ranks(records: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
+def _twin_ranks(hosp: pl.DataFrame, policy: EvidencePolicy) -> pl.DataFrame:
     """A rank (胎序) beyond the plurality (胎数), put right by the delivery's other babies.
 
     Only the hospital records the rank. A single birth's rank is 1; a twin's is the one
     rank its siblings (same mother, within a day) leave free.
     """
-    hosp = records.filter((pl.col("feed") == "hosp") & (pl.col("plurality") >= 1)).select(
-        "key", "mother_id", "birth_date", "plurality", "birth_rank", "division_code"
-    )
     bad = hosp.filter(~pl.col("birth_rank").is_between(1, pl.col("plurality")))
     siblings = (
         bad.join(hosp, on="mother_id", how="left", suffix="_sib")
@@ -588,10 +629,7 @@ def _cancel_registration(category: str) -> list[pl.Expr]:
     ]
 
 
-def _duplicates(records: pl.DataFrame, linked: Linked, policy: EvidencePolicy) -> pl.DataFrame:
-    pop = records.filter(pl.col("feed") == "pop").select(
-        "uid", "key", "division_code", "entered_on"
-    )
+def _duplicates(pop: pl.DataFrame, linked: Linked, policy: EvidencePolicy) -> pl.DataFrame:
     rows = linked.duplicates.join(pop, on="uid").join(
         pop.select(pl.col("uid").alias("duplicate_of"), pl.col("key").alias("kept_key")),
         on="duplicate_of",

@@ -15,11 +15,11 @@ from functools import partial
 import polars as pl
 
 from recon.link import partition
-from recon.link.exact import Linked, prepare
-from recon.link.stage import linked, parts
+from recon.link.exact import FEED_ORDER, Linked
+from recon.link.stage import parts
 from recon.night import Night
 from recon.reconcile.evidence import EvidencePolicy
-from recon.reconcile.findings import Deadlines, reconcile
+from recon.reconcile.findings import Deadlines, beside, reconcile_births
 from recon.resources import sql
 from recon.store.connection import append_table, clear_table, query_frame
 
@@ -32,8 +32,11 @@ def run(night: Night) -> dict[str, int]:
     for table in TABLES:
         clear_table(night.con, table)
     cut = parts(night)
-    if len(cut) > 1 and not night.con.execute(sql("reconcile/has_link_records")).fetchall()[0][0]:
-        partition.materialise(night.con)  # the stage run alone, after the night that linked
+    if not night.con.execute(sql("reconcile/has_link_records")).fetchall()[0][0]:
+        if len(cut) > 1:
+            partition.materialise(night.con)  # the stage run alone, after the night that linked
+        else:
+            partition.view(night.con)
     task = partial(
         reconcile_part,
         as_of=night.as_of,
@@ -48,19 +51,20 @@ def run(night: Night) -> dict[str, int]:
 
 
 def _inputs(night: Night, cut: list[int], part: int) -> dict[str, pl.DataFrame]:
-    """A part's records and what the link stage made of them; the whole store when it
-    was linked as one."""
-    if len(cut) <= 1:
-        records, found = night.records(), linked(night)
-    else:
-        where = {"part": part}
-        records = prepare(query_frame(night.con, sql("reconcile/part_records"), where))
-        found = linked(night, part)
+    """A part's births with their records beside them, and what the link stage made of
+    them; the whole store when it was linked as one."""
+    con, which = night.con, {"part": None if len(cut) <= 1 else part}
+    # A feed's records at a time, so that only one feed's are in memory beside the births.
+    wide = query_frame(con, sql("reconcile/births"), which)
+    for feed in FEED_ORDER:
+        side = query_frame(con, sql("reconcile/feed_records"), {**which, "feed": feed})
+        wide = beside(wide, feed, side)
     return {
-        "records": records,
-        "births": found.births,
-        "links": found.links,
-        "duplicates": found.duplicates,
+        "wide": wide,
+        "repeats": query_frame(con, sql("reconcile/repeat_records"), which),
+        "twins": query_frame(con, sql("reconcile/twin_records"), which),
+        "links": query_frame(con, sql("reconcile/links"), which),
+        "duplicates": query_frame(con, sql("reconcile/duplicates"), which).cast({"uid": pl.String}),
     }
 
 
@@ -72,7 +76,11 @@ def reconcile_part(
     known: frozenset[str] | None,
     evidence: EvidencePolicy,
 ) -> dict[str, pl.DataFrame]:
-    """One part's records and links -> its births and findings."""
-    found = Linked(tables["births"], tables["links"], tables["duplicates"])
-    result = reconcile(tables["records"], found, as_of, deadlines, known, evidence)
+    """One part's births, records and links -> its births and findings."""
+    wide = tables["wide"]
+    births = wide.select("birth", *(f"{f}_uid" for f in FEED_ORDER))
+    found = Linked(births, tables["links"], tables["duplicates"])
+    result = reconcile_births(
+        wide, tables["repeats"], tables["twins"], found, as_of, deadlines, known, evidence
+    )
     return {"births": result.births, "findings": result.findings}
