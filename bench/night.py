@@ -7,7 +7,8 @@ process under /usr/bin/time (wall time and peak resident memory). The ratio run/
 is the figure to watch; the worklist's digest shows whether the findings moved.
 
     python bench/night.py --births 1000000 --profile register-errs
-    python bench/night.py --inbox bench/data/inbox-10000000-1-default --label 10m
+    python bench/night.py --inbox bench/data/inbox-10000000-1-register-errs --label 10m \
+        --config bench/night-10m.toml
 
 Writes bench/results/night-<label>.json and prints the stage table.
 """
@@ -49,12 +50,13 @@ def timed(command: list[str]) -> tuple[float, float]:
     return wall, int(peak[-1]) / 2**20
 
 
-def recon_run(inbox: Path, work: Path, as_of: str) -> dict[str, Any]:
+def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -> dict[str, Any]:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    settings = ["--config", str(config)] if config else []
     wall, peak = timed(
         ["recon", "run", "--inbox", str(inbox), "--db", str(work / "recon.duckdb"),
-         "--out", str(work / "out"), "--as-of", as_of, "--quiet"]
+         "--out", str(work / "out"), "--as-of", as_of, "--quiet", *settings]
     )  # fmt: skip
     summary = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
     worklist = (work / "out" / "worklist.csv").read_bytes()
@@ -78,6 +80,7 @@ def main() -> None:
     parser.add_argument("--inbox", type=Path, help="an existing generated inbox")
     parser.add_argument("--label", help="results file name (default: births and profile)")
     parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--config", type=Path, help="a recon.toml for the run")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     inbox = args.inbox or generate(args.births, args.seed, args.data, args.profile)
@@ -89,7 +92,7 @@ def main() -> None:
 
     base = floor(inbox, scratch)
     floor_s = base["duckdb_read_s"] + base["transcode_gb18030_s"]
-    run = recon_run(inbox, scratch / "run", str(manifest["as_of"]))
+    run = recon_run(inbox, scratch / "run", str(manifest["as_of"]), args.config)
     shutil.rmtree(scratch / "run" / "recon.duckdb.tmp", ignore_errors=True)
     result = {
         "births": manifest["births"],
@@ -100,6 +103,7 @@ def main() -> None:
         "floor_s": round(floor_s, 2),
         "recon_run": run,
         "ratio": round(run["wall_s"] / floor_s, 1),
+        "config": args.config.read_text(encoding="utf-8") if args.config else None,
     }
     (HERE / "results").mkdir(exist_ok=True)
     out = HERE / "results" / f"night-{label}.json"
