@@ -626,6 +626,9 @@ def _unique_first17(
     prefix = prefix.copy()
     body = prefix * 10**11 + ymd * 1000 + seq
     valid = _prefix_table()
+    # Blocks after the first find the commonest places' days full of earlier mothers, so
+    # they move to another place soon rather than redraw there a hundred times.
+    move_after = 100 if taken is None else 3
     for attempt in range(400):
         _, first = np.unique(body, return_index=True)
         dup = np.ones(len(body), dtype=bool)
@@ -635,12 +638,15 @@ def _unique_first17(
             dup |= taken[at] == body
         if not dup.any():
             return body
-        if attempt >= 100:
+        if attempt >= move_after:
             # More people born on one day in one place than it has sequence numbers (a
             # feed of millions): the rest are registered in another place valid that year.
             years = ymd[dup] // 10000 - 1900
             pick = np.random.default_rng(attempt).integers(0, valid.shape[0], int(dup.sum()))
-            prefix[dup] = valid[pick, years]
+            moved = valid[pick, years]
+            if taken is not None:  # a code not valid that year is no place to move to
+                moved = np.where(moved == 0, prefix[dup], moved)
+            prefix[dup] = moved
         body[dup] = prefix[dup] * 10**11 + ymd[dup] * 1000 + draw_seq(int(dup.sum()))
     raise RuntimeError("cannot draw unique identity numbers")
 
