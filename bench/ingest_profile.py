@@ -71,8 +71,9 @@ def profile(
 ) -> dict[str, Any]:
     from recon.config import load_config
     from recon.ingest.divisions import read_divisions
+    from recon.ingest.inbox import discover, sha256_of
     from recon.ingest.normalize import normalise
-    from recon.ingest.read import discover, read_feed, sha256_of
+    from recon.ingest.read import read_feed
     from recon.resources import checks_module
     from recon.validate.rules import validate
 

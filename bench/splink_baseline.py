@@ -88,8 +88,9 @@ def pairwise_f1(clusters: pl.DataFrame, truth_records: pl.DataFrame) -> dict[str
 def read_feeds(inbox: Path) -> pl.DataFrame:
     """The three feeds in one frame of canonical columns, minimal cleaning."""
     from recon.config import load_config
+    from recon.ingest.inbox import discover
     from recon.ingest.normalize import normalise
-    from recon.ingest.read import discover, read_feed
+    from recon.ingest.read import read_feed
 
     config = load_config(None)
     frames = []

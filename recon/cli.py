@@ -15,7 +15,7 @@ import typer
 
 from recon import __version__
 from recon.config import ConfigError, load_config
-from recon.ingest.read import InputError
+from recon.ingest.inbox import InputError
 from recon.store.connection import StoreBusy
 from recon.vocabulary import FEED_LABELS
 

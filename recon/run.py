@@ -31,7 +31,7 @@ from recon.cases import stage as cases_stage
 from recon.config import Config
 from recon.engine import open_engine
 from recon.ingest import stage as ingest_stage
-from recon.ingest.read import Inbox, discover
+from recon.ingest.inbox import Inbox, discover
 from recon.link import stage as link_stage
 from recon.night import Night
 from recon.outputs import output_set, write_night

@@ -8,8 +8,9 @@ from pathlib import Path
 import polars as pl
 
 from recon.ingest.feeds import DIVISION_COLUMNS, DIVISION_LEVELS
+from recon.ingest.inbox import InputError
 from recon.ingest.normalize import division, text
-from recon.ingest.read import LINE, InputError, detect_encoding, read_csv_records
+from recon.ingest.read import LINE, detect_encoding, read_csv_records
 
 _LEVELS = {
     "county": "county", "县": "county", "县级": "county", "区": "county",

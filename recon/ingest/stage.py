@@ -17,8 +17,9 @@ import polars as pl
 
 from recon import validate
 from recon.ingest.divisions import read_divisions
+from recon.ingest.inbox import Inbox, InputError, sha256_of
 from recon.ingest.normalize import normalise
-from recon.ingest.read import Inbox, InputError, RawFeed, read_feed, sha256_of
+from recon.ingest.read import RawFeed, read_feed
 from recon.ingest.store import next_file_id, previous_ingest, store_file, store_rows
 from recon.night import Night
 from recon.resources import checks_module, sql

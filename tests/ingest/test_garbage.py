@@ -9,8 +9,9 @@ import pytest
 from conftest import AS_OF, ROWS, write_csv
 
 from recon.config import CheckLimits, load_config
+from recon.ingest.inbox import InboxFile
 from recon.ingest.normalize import normalise
-from recon.ingest.read import InboxFile, read_feed
+from recon.ingest.read import read_feed
 from recon.resources import checks_module
 from recon.validate.rules import validate
 

@@ -21,7 +21,8 @@ import pytest
 from conftest import Recon, csv_text, hosp_row, police_row, pop_row, write_csv, write_xlsx
 
 from recon.config import load_config
-from recon.ingest.read import InboxFile, read_feed
+from recon.ingest.inbox import InboxFile
+from recon.ingest.read import read_feed
 
 
 def run_json(recon: Recon) -> dict[str, Any]:

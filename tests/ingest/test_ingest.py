@@ -21,8 +21,9 @@ from conftest import (
 )
 
 from recon.config import load_config
+from recon.ingest.inbox import InboxFile, InputError
 from recon.ingest.normalize import normalise
-from recon.ingest.read import InboxFile, InputError, read_feed
+from recon.ingest.read import read_feed
 
 
 def read(path: Path, feed: str) -> pl.DataFrame:
