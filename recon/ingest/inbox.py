@@ -118,7 +118,7 @@ def _classify(path: Path, root: Path, config: Config) -> tuple[str | None, str]:
     except (OSError, RuntimeError) as exc:  # a symlink loop, a permission denied
         return None, f"无法查看该文件 (cannot stat: {exc})"
     if stat.S_ISDIR(mode):
-        return None, "是文件夹，不读取其中的文件 (a folder: only files in the inbox are read)"
+        return _classify_folder(path, config)
     if not stat.S_ISREG(mode):
         what = (
             "命名管道 FIFO"
@@ -158,7 +158,48 @@ def _kind_of(name: str, config: Config) -> str | None:
 
 
 def format_of(path: Path) -> str | None:
+    if path.is_dir():
+        return "parquet"  # a folder in the inbox's feeds is a Parquet dataset
     return FORMATS.get(path.suffix.lower())
+
+
+def parquet_parts(folder: Path) -> list[Path] | None:
+    """The parts of a Parquet dataset, in order: a folder of `*.parquet` files, perhaps in
+    `key=value` subfolders, as Spark and Hive write a table. Names starting with `_` or
+    `.` are the writer's bookkeeping (`_SUCCESS`, `.part-0.crc`, `_temporary/`). None if
+    the folder holds no part, or anything else."""
+    parts: list[Path] = []
+    for entry in sorted(folder.rglob("*")):
+        relative = entry.relative_to(folder)
+        if any(piece.startswith((".", "_")) for piece in relative.parts) or entry.is_dir():
+            continue
+        if entry.suffix.lower() != ".parquet" or not entry.is_file():
+            return None
+        parts.append(entry)
+    return parts or None
+
+
+def _classify_folder(path: Path, config: Config) -> tuple[str | None, str]:
+    """A folder is read only as a feed's Parquet dataset (one feed file in many parts)."""
+    if parquet_parts(path) is None:
+        return None, (
+            "是文件夹，不读取其中的文件 (a folder: only files, or a folder holding only the "
+            "Parquet parts of one feed, are read)"
+        )
+    kind = _kind_of(path.name, config)
+    if kind == "divisions":
+        return None, "区划代码表须是一个 CSV 文件，不能是文件夹 (divisions must be one CSV)"
+    if kind is not None:
+        check_size(path, config.ingest)
+        return kind, ""
+    return _kind_by_header(path, "parquet", config)
+
+
+def dataset_size(path: Path) -> int:
+    """Bytes of a file, or of a Parquet dataset's parts."""
+    if path.is_dir():
+        return sum(part.stat().st_size for part in parquet_parts(path) or [])
+    return path.stat().st_size
 
 
 def _kind_by_header(path: Path, fmt: str, config: Config) -> tuple[str | None, str]:
@@ -191,7 +232,7 @@ def _kind_by_header(path: Path, fmt: str, config: Config) -> tuple[str | None, s
 
 
 def check_size(path: Path, limits: IngestSettings) -> None:
-    size = path.stat().st_size
+    size = dataset_size(path)
     if size > limits.max_file_mb * 1024 * 1024:
         raise InputError(
             path,
@@ -202,11 +243,18 @@ def check_size(path: Path, limits: IngestSettings) -> None:
 
 
 def sha256_of(path: Path) -> str:
-    """The content hash; a file that vanished or is no regular file is an InputError."""
+    """The content hash; a file that vanished or is no regular file is an InputError.
+
+    A Parquet dataset's hash covers its parts' names and contents, in order."""
     try:
+        digest = hashlib.sha256()
+        if path.is_dir():
+            for part in parquet_parts(path) or []:
+                digest.update(part.relative_to(path).as_posix().encode() + b"\0")
+                digest.update(bytes.fromhex(sha256_of(part)))
+            return digest.hexdigest()
         if not stat.S_ISREG(path.stat().st_mode):
             raise InputError(path, "不是普通文件，未打开 (not a regular file, never opened)")
-        digest = hashlib.sha256()
         with path.open("rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
@@ -278,8 +326,9 @@ def _header_only(path: Path, fmt: str, limits: IngestSettings) -> list[str]:
             workbook.close()
         raise InputError(path, "第一个工作表是空的 (first sheet is empty)")
     if fmt == "parquet":
-        check_parquet_ends(path)
-        return list(pl.read_parquet_schema(path))
+        part = (parquet_parts(path) or [path])[0]
+        check_parquet_ends(part)
+        return list(pl.read_parquet_schema(part))
     with path.open("rb") as f:
         head = f.read(1 << 16)
     text = _decode_head(head)
@@ -386,6 +435,10 @@ _BINARY = {
 
 def check_content(path: Path, fmt: str) -> None:
     """Refuse a file whose content is not what its suffix says, saying what it is."""
+    if path.is_dir():
+        for part in parquet_parts(path) or []:
+            check_content(part, "parquet")
+        return
     content = _content_of(path)
     if content == "empty":
         raise InputError(path, EMPTY)

@@ -35,8 +35,10 @@ from recon.ingest.inbox import (
     check_size,
     check_workbook,
     damaged,
+    dataset_size,
     format_of,
     map_header,
+    parquet_parts,
     sha256_of,
     sniff,
 )
@@ -148,7 +150,7 @@ def read_feed(file: InboxFile, config: Config, sha256: str | None = None) -> Raw
     fmt = format_of(path) or "csv"
     encoding: str | None = None
     try:
-        if not stat.S_ISREG(path.stat().st_mode):
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():
             raise InputError(path, "不是普通文件，未打开 (not a regular file, never opened)")
         check_size(path, limits)
         if fmt == "csv":
@@ -163,7 +165,7 @@ def read_feed(file: InboxFile, config: Config, sha256: str | None = None) -> Raw
             header, records, malformed = _read_parquet(path, limits)
         records, malformed = _limit_fields(records, malformed, header, limits)
         mapping = map_header(header, feed, config, path)
-        size_bytes = path.stat().st_size
+        size_bytes = dataset_size(path)
         digest = sha256 or sha256_of(path)
     except InputError:
         raise
@@ -819,8 +821,12 @@ def _read_parquet(
     path: Path, limits: IngestSettings | None = None
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     limits = limits or IngestSettings()
-    check_parquet_ends(path)
-    schema = pl.read_parquet_schema(path)
+    parts = parquet_parts(path) if path.is_dir() else [path]
+    if not parts:
+        raise InputError(path, "文件夹中没有 Parquet 文件 (no Parquet part in the folder)")
+    for part in parts:
+        check_parquet_ends(part)
+    schema = pl.read_parquet_schema(parts[0])
     for position, (name, dtype) in enumerate(schema.items(), start=1):
         if dtype.is_nested() or dtype in (pl.Binary, pl.Object):
             raise InputError(
@@ -828,7 +834,12 @@ def _read_parquet(
                 f"第{position}列“{name}”是 {dtype} 类型，不是平面的值 (nested, list or binary "
                 "column)：recon 只读文本、数字和日期列；请把该列展开或转为文本后重新导出",
             )
-    table = pl.read_parquet(path)
+    if path.is_dir():
+        # The parts in order, one after the other: a row's line is its place in them all.
+        # Columns of `key=value` folders are the dataset's too, carried like any column.
+        table = pl.read_parquet(parts, hive_partitioning=True, missing_columns="raise")
+    else:
+        table = pl.read_parquet(path)
     header = _clean_header(path, table.columns, limits.max_columns)
     table.columns = header
     rows = table.select(_parquet_text(table, c) for c in header).with_row_index(LINE, offset=1)
