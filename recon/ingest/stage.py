@@ -8,7 +8,7 @@ versions only), `quarantine`, `warnings`, `rule_results`, `expectation_results`,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -92,11 +92,11 @@ def _ingest(
     whole file by its expectations and describe it in `files`."""
     con, timer, feed = night.con, night.timer, raw.feed.name
     file_id = next_file_id(con)
-    chunks = _chunks(raw, night.config.ingest.chunk_rows)
+    count = max(1, -(-raw.rows.height // night.config.ingest.chunk_rows))
     counts = {"accepted": 0, "quarantined": 0, "new": 0, "warnings": 0}
     results: list[pl.DataFrame] = []
     canonicals: list[pl.DataFrame] = []
-    for chunk in chunks:
+    for chunk in _chunks(raw, count):
         with timer.stage("normalise"):
             canonical = normalise(chunk.rows, chunk.feed, chunk.extras)
         with timer.stage("validate"):
@@ -108,8 +108,8 @@ def _ingest(
         counts["warnings"] += validated.warnings.height
         results.append(validated.rule_results)
         # The expectations judge the whole file; its extra columns they never read.
-        canonicals.append(canonical if len(chunks) == 1 else canonical.drop("extra", strict=False))
-        del validated
+        canonicals.append(canonical if count == 1 else canonical.drop("extra", strict=False))
+        del validated, chunk
     whole = canonicals[0] if len(canonicals) == 1 else pl.concat(canonicals)
     del canonicals
     expecting()
@@ -141,19 +141,20 @@ def _ingest(
     return report, rule_results, outcomes
 
 
-def _chunks(raw: RawFeed, size: int) -> list[RawFeed]:
-    """The file's rows in chunks of about `size`, every row of one key in the same chunk
-    (so a key repeated in the file is still caught), in file order within each; the
-    records that are no rows at all go with the first."""
-    if raw.rows.height <= size:
-        return [raw]
-    count = -(-raw.rows.height // size)
+def _chunks(raw: RawFeed, count: int) -> Iterator[RawFeed]:
+    """The file's rows in `count` chunks, every row of one key in the same chunk (so a
+    key repeated in the file is still caught), in file order within each; the records
+    that are no rows at all go with the first. Made one at a time, so that only one
+    chunk's copy of the rows is in memory beside the file's."""
+    if count == 1:
+        yield raw
+        return
     chunk = raw.rows[raw.feed.key].hash(seed=0) % count
     empty = raw.malformed.clear()
-    return [
-        replace(raw, rows=raw.rows.filter(chunk == i), malformed=raw.malformed if i == 0 else empty)
-        for i in range(count)
-    ]
+    for i in range(count):
+        yield replace(
+            raw, rows=raw.rows.filter(chunk == i), malformed=raw.malformed if i == 0 else empty
+        )
 
 
 def _summed(results: list[pl.DataFrame]) -> pl.DataFrame:
