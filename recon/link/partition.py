@@ -33,6 +33,15 @@ def materialise(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE link_records AS " + sql("link/records"))
 
 
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the current records' temporary table (or view) once reconcile has read them: at
+    ten million births it is most of DuckDB's memory cap, which the stages after need."""
+    if con.execute(sql("reconcile/has_link_records")).fetchall()[0][0]:
+        con.execute("DROP TABLE link_records")
+    else:
+        con.execute("DROP VIEW IF EXISTS link_records")
+
+
 def view(con: duckdb.DuckDBPyConnection) -> None:
     """The current records as a temporary view, for a store linked in one piece."""
     con.execute("CREATE OR REPLACE TEMP VIEW link_records AS " + sql("link/records"))

@@ -79,6 +79,7 @@ def run(night: Night) -> dict[str, int]:
             across = night.engine.fuzzy_pairs(model, config) if model is not None else None
             linked = link(records, fuzzy=across, min_match_weight=config.min_match_weight)
         partition.append(con, linked, len(cut), offset)
+        execute_script(con, sql("link/relink_done"))
     night.notes.append(
         f"记录较多，按出生月份分 {len(cut)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
         f"(linked in {len(cut)} parts by birth month; {records.height:,} records across parts)"

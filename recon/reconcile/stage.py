@@ -47,6 +47,7 @@ def run(night: Night) -> dict[str, int]:
     for _part, result in night.engine.map_parts(task, cut or [0], partial(_inputs, night, cut)):
         counts["births"] += append_table(night.con, "births", result["births"])
         counts["findings"] += append_table(night.con, "findings", result["findings"])
+    partition.forget(night.con)
     return counts
 
 
