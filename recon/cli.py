@@ -114,6 +114,20 @@ def _store_errors() -> Iterator[None]:
         raise _fail(EXIT_BUSY, str(exc)) from None
     except FileNotFoundError as exc:
         raise _fail(EXIT_USAGE, str(exc)) from None
+    except Exception as exc:
+        import duckdb
+
+        if not isinstance(exc, duckdb.OutOfMemoryException):
+            raise
+        # A store too big for the configured cap is a setting to change, not a crash; the
+        # night was one transaction, so nothing of it stayed.
+        detail = str(exc).splitlines()[0]
+        raise _fail(
+            EXIT_USAGE,
+            f"数据库内存上限不足，本次未做任何更改 (the store's DuckDB ran out of its memory "
+            f"cap; nothing was changed: {detail})：请在 recon.toml 的 [store] 中调高 "
+            "memory_limit 后重跑",
+        ) from None
 
 
 def _read_only(db: Path, settings: Any, wait: float = 0) -> Any:

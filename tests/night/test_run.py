@@ -7,6 +7,7 @@ import fcntl
 import json
 from pathlib import Path
 
+import pytest
 from conftest import Recon, pop_row, write_csv
 
 
@@ -112,3 +113,25 @@ def test_formula_text_is_neutralised_in_quarantine_csv(recon: Recon, inbox: Path
     with (recon.out / "quarantine.csv").open(encoding="utf-8-sig") as handle:
         row = next(csv.DictReader(handle))
     assert row["raw"].startswith("'=")
+
+
+def test_a_store_out_of_its_memory_cap_is_a_setting_not_a_crash(
+    recon: Recon, inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from recon import run as night
+
+    def out_of_memory(night: object) -> dict[str, int]:
+        raise duckdb.OutOfMemoryException(
+            "Out of Memory Error: failed to pin block (4.6 GiB/4.6 GiB used)"
+        )
+
+    stages = [
+        night.Stage(s.name, out_of_memory if s.name == "metrics" else s.run) for s in night.STAGES
+    ]
+    monkeypatch.setattr(night, "STAGES", tuple(stages))
+    result = recon.run(inbox)
+    assert result.exit_code == 2
+    assert "memory_limit" in result.output and "Traceback" not in result.output
+    assert not recon.db.exists()  # a first night that fails leaves no store
