@@ -16,13 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
-import polars as pl
 
 from recon.config import Config
 from recon.engine import Embedded, Engine
-from recon.link.exact import prepare
 from recon.resources import sql
-from recon.store.connection import query_frame
 
 
 class Timer:
@@ -57,20 +54,6 @@ class Night:
     absent: frozenset[str] = frozenset()  # feeds this store has never received
     existed: bool = True  # the store was there before tonight (else a failure removes it)
     engine: Engine = field(default_factory=Embedded)  # where link and reconcile run parts
-    _records: pl.DataFrame | None = None
-
-    def records(self) -> pl.DataFrame:
-        """The current version of every record of the three feeds, prepared for linking.
-
-        Read once per night: link and reconcile both need them, and they change only in
-        the file stage.
-        """
-        if self._records is None:
-            self._records = prepare(query_frame(self.con, sql("link/records")))
-        return self._records
-
-    def forget_records(self) -> None:
-        self._records = None  # a million births' records go before the cases come
 
     def known_divisions(self) -> frozenset[str] | None:
         codes = [row[0] for row in self.con.execute(sql("ingest/known_divisions")).fetchall()]

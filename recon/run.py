@@ -247,8 +247,6 @@ def _night(
         step(stage.label, file_steps + position)
         with night.timer.stage(stage.name):
             written = stage.run(night)
-        if stage.name == "link":
-            night.forget_records()  # reconcile reads its births and records from the store
         if stage.name == "cases":
             cases = written
     if unchanged:

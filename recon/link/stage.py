@@ -36,21 +36,22 @@ def run(night: Night) -> dict[str, int]:
     limit = config.partition_births * partition.RECORDS_PER_BIRTH
     sizes: dict[int, int] = {}  # records per part: a part's births are numbered after them
 
-    if partition.record_count(con) <= limit:
+    whole = partition.record_count(con) <= limit
+    if whole:
         cut = [(0, 0)]
-
-        def inputs(part: int) -> dict[str, pl.DataFrame]:
-            sizes[part] = night.records().height
-            return {"records": night.records()}
     else:
         partition.materialise(con)
         months = [(m, int(n)) for m, n in con.execute(sql("link/record_months")).fetchall()]
         cut = partition.plan(months, limit)
 
-        def inputs(part: int) -> dict[str, pl.DataFrame]:
+    def inputs(part: int) -> dict[str, pl.DataFrame]:
+        """The current records (of the part's months), prepared for linking."""
+        if whole:
+            records = prepare(query_frame(con, sql("link/records")))
+        else:
             records = prepare(partition.part_records(con, *cut[part]))
-            sizes[part] = records.height
-            return {"records": records}
+        sizes[part] = records.height
+        return {"records": records}
 
     # Each part linked alone, wherever the engine runs it, with Splink on a DuckDB of its own.
     task = partial(
