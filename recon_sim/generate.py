@@ -2338,7 +2338,7 @@ def _write_feed(
         table = w.with_columns(pl.all().replace("", None)).rename(
             dict(zip(w.columns, header, strict=True))
         )
-        sink.feed_part(path, table)
+        sink.put(path, table)
         return np.arange(first_line - 1, first_line - 1 + df.height), first_line + df.height
     else:
         _write_xlsx(path, header, _xlsx_columns(df, w, feed, rng, counts), as_of)
@@ -2359,7 +2359,8 @@ class _Sink:
         self.paths: dict[str, Path] = {}
         self.parts: dict[Path, list[Path]] = {}
 
-    def _put(self, path: Path, frame: pl.DataFrame) -> None:
+    def put(self, path: Path, frame: pl.DataFrame) -> None:
+        """Write `frame` to `path`, or as the next block's part of it."""
         if self.blocks == 1:
             frame.write_parquet(path)
             return
@@ -2372,10 +2373,7 @@ class _Sink:
         for name, frame in frames.items():
             path = self.tdir / f"{name}.parquet"
             self.paths[f"truth/{name}"] = path
-            self._put(path, frame)
-
-    def feed_part(self, path: Path, frame: pl.DataFrame) -> None:
-        self._put(path, frame)
+            self.put(path, frame)
 
     def close(self) -> dict[str, Path]:
         for path, parts in self.parts.items():
