@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from recon.ingest.feeds import FEED_SPECS, FeedName
 from recon.ingest.read import RawFeed
 from recon.resources import sql
 from recon.results import FileReport
@@ -35,10 +36,16 @@ def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def store_rows(
-    con: duckdb.DuckDBPyConnection, file_id: int, feed: str, validated: Validated
+    con: duckdb.DuckDBPyConnection, file_id: int, feed: FeedName, validated: Validated
 ) -> int:
     """Rows of one file (or one chunk of it): new record versions, quarantine, warnings.
     Returns how many accepted rows made a new record or version."""
+    keys = validated.accepted.get_column(FEED_SPECS[feed].key)
+    if keys.is_duplicated().any():
+        # The version numbering below is unique only for unique keys (the tables declare
+        # no primary key, see sql/schema.sql): a repeat here is a bug upstream, not data.
+        repeated = keys.filter(keys.is_duplicated()).unique().len()
+        raise RuntimeError(f"{feed}: {repeated} keys accepted twice in one file; nothing stored")
     with registered(con, "staged", validated.accepted):
         rows_new = int(scalar(con, sql(f"ingest/{feed}_records"), {"file_id": file_id}))
     ids: dict[str, Any] = {"file_id": file_id, "feed": feed}
