@@ -28,5 +28,12 @@ SELECT
 FROM (
     SELECT *, md5(CAST(ROW(facility_code, facility_name, mother_name, mother_id, delivered_at, sex, plurality, birth_rank, birth_order, birth_weight_g, gestation_weeks, outcome, certificate_no, division_code, registered_on, extra) AS VARCHAR)) AS row_hash FROM staged
 ) AS s
-LEFT JOIN (SELECT delivery_id, version, row_hash FROM hosp) AS c USING (delivery_id)
+-- The current version of this file's keys only: the view `hosp` would rank every stored
+-- version once per chunk, which grows with the store.
+LEFT JOIN (
+    SELECT delivery_id, max(version) AS version, arg_max(row_hash, version) AS row_hash
+    FROM hosp_records
+    WHERE delivery_id IN (SELECT delivery_id FROM staged)
+    GROUP BY delivery_id
+) AS c USING (delivery_id)
 WHERE c.delivery_id IS NULL OR c.row_hash <> s.row_hash;

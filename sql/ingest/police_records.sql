@@ -23,5 +23,12 @@ SELECT
 FROM (
     SELECT *, md5(CAST(ROW(name, sex, birth_date, certificate_no, mother_name, mother_id, household_no, division_code, registered_on, registration_type, extra) AS VARCHAR)) AS row_hash FROM staged
 ) AS s
-LEFT JOIN (SELECT id_number, version, row_hash FROM police) AS c USING (id_number)
+-- The current version of this file's keys only: the view `police` would rank every stored
+-- version once per chunk, which grows with the store.
+LEFT JOIN (
+    SELECT id_number, max(version) AS version, arg_max(row_hash, version) AS row_hash
+    FROM police_records
+    WHERE id_number IN (SELECT id_number FROM staged)
+    GROUP BY id_number
+) AS c USING (id_number)
 WHERE c.id_number IS NULL OR c.row_hash <> s.row_hash;

@@ -24,5 +24,12 @@ SELECT
 FROM (
     SELECT *, md5(CAST(ROW(name, sex, birth_date, id_number, mother_name, mother_id, father_name, birth_order, division_code, reported_on, reporting_unit, extra) AS VARCHAR)) AS row_hash FROM staged
 ) AS s
-LEFT JOIN (SELECT record_id, version, row_hash FROM pop) AS c USING (record_id)
+-- The current version of this file's keys only: the view `pop` would rank every stored
+-- version once per chunk, which grows with the store.
+LEFT JOIN (
+    SELECT record_id, max(version) AS version, arg_max(row_hash, version) AS row_hash
+    FROM pop_records
+    WHERE record_id IN (SELECT record_id FROM staged)
+    GROUP BY record_id
+) AS c USING (record_id)
 WHERE c.record_id IS NULL OR c.row_hash <> s.row_hash;
