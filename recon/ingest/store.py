@@ -41,10 +41,10 @@ def store_rows(
     """Rows of one file (or one chunk of it): new record versions, quarantine, warnings.
     Returns how many accepted rows made a new record or version."""
     keys = validated.accepted.get_column(FEED_SPECS[feed].key)
-    if keys.is_duplicated().any():
+    repeated = keys.filter(keys.is_duplicated()).n_unique()
+    if repeated:
         # The version numbering below is unique only for unique keys (the tables declare
         # no primary key, see sql/schema.sql): a repeat here is a bug upstream, not data.
-        repeated = keys.filter(keys.is_duplicated()).unique().len()
         raise RuntimeError(f"{feed}: {repeated} keys accepted twice in one file; nothing stored")
     with registered(con, "staged", validated.accepted):
         rows_new = int(scalar(con, sql(f"ingest/{feed}_records"), {"file_id": file_id}))
