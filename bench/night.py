@@ -65,6 +65,7 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
         "peak_rss_gib": round(peak, 2),
         "stages_s": summary["timings_s"],
         "peak_mib_after": summary.get("peak_mib", {}),
+        "stage_peak_mib": summary.get("stage_peak_mib", {}),
         "rows_read": sum(f["rows_read"] for f in summary["files"]),
         "findings": summary["findings"],
         "worklist_sha256": hashlib.sha256(worklist).hexdigest(),
@@ -120,6 +121,8 @@ def main() -> None:
     print("| " + " | ".join(f"{stages.get(s, 0):.1f}" for s in STAGES) + " |")
     peaks = run["peak_mib_after"]
     print("| " + " | ".join(f"{peaks.get(s, 0) / 1024:.2f} GiB" for s in STAGES) + " |")
+    own = run["stage_peak_mib"]  # each stage's own resident peak, sampled while it ran
+    print("| " + " | ".join(f"{own.get(s, 0) / 1024:.2f} GiB" for s in STAGES) + " |")
     rows, digest = run["worklist_rows"], run["worklist_sha256"][:16]
     print(f"findings {run['findings']}; worklist {rows:,} rows, sha256 {digest}")
     print(f"written {out}")

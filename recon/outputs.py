@@ -174,6 +174,7 @@ def write_night(
             "notes": result.notes,
             "timings_s": result.timings_s,
             "peak_mib": result.peak_mib,  # the process's peak memory when each stage ended
+            "stage_peak_mib": result.stage_peak_mib,  # the resident peak within each stage
         },
         run_json,
     )

@@ -71,6 +71,7 @@ class RunResult:
     # whose evidence needs them was opened or closed (cases["held"] counts those left).
     absent_feeds: list[str] = field(default_factory=list)
     peak_mib: dict[str, int] = field(default_factory=dict)  # process peak at each stage's end
+    stage_peak_mib: dict[str, int] = field(default_factory=dict)  # resident peak in each stage
 
     @property
     def incomplete(self) -> bool:

@@ -110,7 +110,10 @@ def run(
         try:
             with night.timer.stage("outputs"):
                 result = replace(
-                    result, timings_s=night.timer.as_dict(), peak_mib=night.timer.peak_mib
+                    result,
+                    timings_s=night.timer.as_dict(),
+                    peak_mib=night.timer.peak_mib,
+                    stage_peak_mib=night.timer.stage_peak_mib,
                 )
                 # The night's files appear together in out/, never beside the last night's.
                 with output_set(out_dir, keep_out=db_path) as staging:
@@ -119,7 +122,11 @@ def run(
         finally:
             con.close()
     return replace(
-        result, outputs=outputs, timings_s=night.timer.as_dict(), peak_mib=night.timer.peak_mib
+        result,
+        outputs=outputs,
+        timings_s=night.timer.as_dict(),
+        peak_mib=night.timer.peak_mib,
+        stage_peak_mib=night.timer.stage_peak_mib,
     )
 
 
