@@ -154,9 +154,7 @@ def read_feed(file: InboxFile, config: Config, sha256: str | None = None) -> Raw
             raise InputError(path, "不是普通文件，未打开 (not a regular file, never opened)")
         check_size(path, limits)
         if fmt == "csv":
-            encoding, text = _decoded(path)
-            header, records, malformed = read_csv_records(path, encoding, limits, data=text)
-            del text
+            encoding, header, records, malformed = read_csv_file(path, limits)
         elif fmt == "xlsx":
             check_content(path, fmt)
             header, records, malformed = _read_xlsx(path, limits)
@@ -274,18 +272,52 @@ def read_csv_records(
 
     `data`: the file's text as UTF-8 without BOM, when the caller has read it already.
     """
-    limits = limits or IngestSettings()
+    held = [data] if data is not None else [_read_text(path, encoding)]
+    return _read_csv(path, encoding, held, limits or IngestSettings(), owned=data is None)
+
+
+def read_csv_file(
+    path: Path, limits: IngestSettings
+) -> tuple[str, list[str], pl.DataFrame, pl.DataFrame]:
+    """read_csv_records of a file whose encoding it detects: its encoding, header, rows and
+    malformed records. The file's text is read once, and let go before Polars parses it."""
+    encoding, data = _decoded(path)
+    held = [data]
+    del data
+    return encoding, *_read_csv(path, encoding, held, limits, owned=True)
+
+
+def _read_text(path: Path, encoding: str) -> bytes:
     try:
-        if data is None:
-            data = _utf8_bytes(path, encoding)
+        return _utf8_bytes(path, encoding)
+    except InputError:
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        raise damaged(path, "csv", exc) from exc
+
+
+def _read_csv(
+    path: Path, encoding: str, held: list[bytes], limits: IngestSettings, owned: bool
+) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+    """`held` holds the file's text. When `owned`, nothing else does: the vectorised reader
+    empties it once it has placed every record, so that the text (1.5 GB for a feed of ten
+    million births) is not kept beside Polars' parse of it (twice that again); the exact
+    reader, when it is needed after all, reads the file again."""
+    try:
+        data = held[0]
         if not data or data.isspace():
             raise InputError(path, EMPTY)
         end = data.find(b"\n", 0, 1 << 16)
         first_line = data[: end if end >= 0 else 1 << 16]
         delimiter = sniff(first_line.decode("utf-8", errors="replace"))
-        fast = _read_csv_vectorised(path, data, delimiter, limits)
+        del data
+        fast = _read_csv_vectorised(path, held, delimiter, limits, owned)
         if fast is not None:
             return fast
+        data = held[0] if held else _utf8_bytes(path, encoding)
+        held.clear()
         return _read_csv_exact(path, encoding, delimiter, data=data, limits=limits)
     except InputError:
         raise
@@ -410,9 +442,57 @@ def _set_bits_before(words: np.ndarray, before_word: np.ndarray, bits: np.ndarra
     return before_word[word] + _popcount(words[word] & below)
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """What the scan of a file found, all that Polars' parse needs beside it."""
+
+    header: list[str]
+    lines: np.ndarray  # the physical line of each record Polars is to read
+    malformed: pl.DataFrame
+    cleaned: bytes  # the header and those records (the text itself when none was cut)
+
+
 def _read_csv_vectorised(
-    path: Path, data: bytes, delimiter: str, limits: IngestSettings
+    path: Path, held: list[bytes], delimiter: str, limits: IngestSettings, owned: bool
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame] | None:
+    """The file's records placed by numpy (`_place`), their values parsed by Polars.
+
+    When `owned`, the text is let go before the parse: only the cleaned copy and the
+    records' line numbers are kept beside it, not the scan's arrays (about 120 bytes a
+    record) nor the text itself.
+    """
+    placed = _place(path, held, delimiter, limits, owned)
+    if placed is None:
+        return None
+    if owned:
+        held.clear()
+    header, lines, malformed, cleaned = (
+        placed.header, placed.lines, placed.malformed, placed.cleaned
+    )  # fmt: skip
+    del placed
+    try:
+        rows = pl.read_csv(
+            cleaned,
+            has_header=True,
+            separator=delimiter,
+            quote_char='"',
+            infer_schema=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    finally:
+        del cleaned
+    if rows.height != lines.size or rows.width != len(header):
+        return None
+    rows.columns = header
+    rows = rows.select(pl.Series(LINE, lines, dtype=pl.Int64), *[pl.col(h) for h in header])
+    return header, rows, malformed
+
+
+def _place(
+    path: Path, held: list[bytes], delimiter: str, limits: IngestSettings, owned: bool
+) -> _Placed | None:
     """Polars parses the values; numpy finds each record's physical line and field count.
 
     Records and delimiters are located by quote parity (RFC 4180: a quote only opens or
@@ -422,10 +502,13 @@ def _read_csv_vectorised(
     a whole record by itself), this returns None and the exact reader reads the file, so
     line numbers are exact and swallowed lines are read as their own records.
     """
+    data = held[0]
     if not data or data.isspace():
         return None
     if not data.endswith(b"\n"):
         data += b"\n"
+        if owned:  # the copy stands for the text; the exact reader would read it again
+            held.clear()
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines, quotes, delimiters_before = _scan(buf, ord(delimiter))
     quotes_through_line = np.searchsorted(quotes, newlines, side="right")
@@ -490,31 +573,6 @@ def _read_csv_vectorised(
     good = body & ~blank & ~bad
 
     taken = np.flatnonzero(good)
-    # Polars reads the header and the good records only: cut out the few others.
-    dropped = np.flatnonzero(body & ~good)
-    pieces: list[memoryview] = []  # views: slicing the bytes would copy each piece first
-    view, position = memoryview(data), 0
-    for i in dropped:
-        pieces.append(view[position : record_starts[i]])
-        position = record_ends[i] + 1
-    cleaned = b"".join([*pieces, view[position:]]) if pieces else data
-    try:
-        rows = pl.read_csv(
-            io.BytesIO(cleaned),
-            has_header=True,
-            separator=delimiter,
-            quote_char='"',
-            infer_schema=False,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError:
-        return None
-    if rows.height != taken.size or rows.width != width:
-        return None
-    rows.columns = header
-    rows = rows.select(
-        pl.Series(LINE, start_lines[taken], dtype=pl.Int64), *[pl.col(h) for h in header]
-    )
     bad_index = np.flatnonzero(bad)
     for i in bad_index:
         if data.find(b'"', record_starts[i], record_ends[i]) >= 0:
@@ -528,7 +586,18 @@ def _read_csv_vectorised(
             if over[i]
             else f"字段数为 {fields[i]}，表头为 {width} 列 (wrong number of fields)"
         )
-    return header, rows, _malformed(start_lines[bad_index].tolist(), raws, reasons)
+    malformed = _malformed(start_lines[bad_index].tolist(), raws, reasons)
+
+    # Polars reads the header and the good records only: cut out the few others.
+    dropped = np.flatnonzero(body & ~good)
+    pieces: list[memoryview] = []  # views: slicing the bytes would copy each piece first
+    view, position = memoryview(data), 0
+    for i in dropped:
+        pieces.append(view[position : record_starts[i]])
+        position = record_ends[i] + 1
+    cleaned = b"".join([*pieces, view[position:]]) if pieces else data
+    del pieces, view
+    return _Placed(header, start_lines[taken], malformed, cleaned)
 
 
 def _too_long_reason(first: int, last: int, limits: IngestSettings) -> str:
