@@ -10,7 +10,7 @@ import polars as pl
 
 from recon.resources import sql
 from recon.store import audit
-from recon.store.connection import execute_script, query_frame, scalar
+from recon.store.connection import execute_script, query_frame, registered, scalar
 
 
 @dataclass(frozen=True)
@@ -80,16 +80,11 @@ def update_cases(
         findings = findings.filter(~hold)
         held = query_frame(con, sql("cases/closable")).filter(hold).select("case_id")
     tonight = with_case_ids(findings)
-    con.register("tonight", tonight.to_arrow())
-    con.register("held", held.to_arrow())
-    try:
+    with registered(con, "tonight", tonight), registered(con, "held", held):
         kept = scalar(con, sql("cases/kept"))
         opened = query_frame(con, sql("cases/opened"))
         closed = query_frame(con, sql("cases/closed"))
         execute_script(con, sql("cases/update"), {"run_id": run_id})
-    finally:
-        con.unregister("tonight")
-        con.unregister("held")
     # Every case opened (or reopened) and closed is an audit entry; kept ones are not.
     audit.append_many(
         con,

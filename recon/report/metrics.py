@@ -17,7 +17,7 @@ import polars as pl
 
 from recon.config import Config
 from recon.resources import sql
-from recon.store.connection import execute_script, query_frame
+from recon.store.connection import execute_script, query_frame, registered
 
 FEEDS: tuple[Literal["pop", "hosp", "police"], ...] = ("pop", "hosp", "police")
 
@@ -162,9 +162,8 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, as_of: date, config: Con
         combinations=_frame(con, "combinations"),
         findings_by_township=_frame(con, "findings_by_township"),
     )
-    con.register("incoming_metrics", rows.to_arrow())
-    con.execute(sql("metrics/run_metrics"), {"run_id": run_id})
-    con.unregister("incoming_metrics")
+    with registered(con, "incoming_metrics", rows):
+        con.execute(sql("metrics/run_metrics"), {"run_id": run_id})
 
 
 def history(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -34,7 +34,7 @@ from recon.signoff.common import (
     transition,
 )
 from recon.store import audit
-from recon.store.connection import execute_script, query_frame, scalar
+from recon.store.connection import execute_script, query_frame, registered, scalar
 
 LEDGER_COLUMNS = (
     "case_id", "category", "target_system", "action", "record_id", "field", "old_value",
@@ -88,11 +88,8 @@ def apply(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ApplyResult:
 
     before = scalar(con, sql("signoff/corrections_count"))
     to_apply = pl.DataFrame(ready, schema={"case_id": pl.String, "record": pl.String})
-    con.register("to_apply", to_apply)
-    try:
+    with registered(con, "to_apply", to_apply):
         execute_script(con, sql("signoff/record_corrections"), {"applied_at": applied_at})
-    finally:
-        con.unregister("to_apply")
     ids = [r["case_id"] for r in ready]
     added = query_frame(con, sql("signoff/new_corrections"), {"ids": ids})
     audit.append_many(

@@ -43,7 +43,7 @@ from recon.signoff.common import (
     transition,
 )
 from recon.store import audit
-from recon.store.connection import query_frame, scalar
+from recon.store.connection import query_frame, registered, scalar
 from recon.vocabulary import CATEGORY_LABELS, FEED_LABELS, FIELD_ZH, HEADERS_ZH, STATUS_ZH
 
 MB = 1024 * 1024
@@ -186,11 +186,9 @@ def _refuse_if_stale(
 ) -> pl.DataFrame:
     """The exported cases as stored, with `opened_on` (the as-of date of the run that
     opened each); refused if any closed or changed since the export."""
-    con.register("exported_ids", pl.DataFrame({"case_id": exported}, schema={"case_id": pl.String}))
-    try:
+    ids = pl.DataFrame({"case_id": exported}, schema={"case_id": pl.String})
+    with registered(con, "exported_ids", ids):
         now = query_frame(con, sql("signoff/exported_cases"))
-    finally:
-        con.unregister("exported_ids")
     gone = sorted(set(exported) - set(now["case_id"].to_list()))
     closed = now.filter(pl.col("closed_run").is_not_null())["case_id"].to_list()
     if gone or closed:

@@ -32,6 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from recon.resources import sql
+from recon.store.connection import registered
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of entry 1."""
@@ -273,11 +274,8 @@ def append_many(
         ],
         schema=_SCHEMA,
     )
-    con.register("audit_batch", batch)
-    try:
+    with registered(con, "audit_batch", batch):
         con.execute(sql("audit/audit_log_batch"))
-    finally:
-        con.unregister("audit_batch")
     return last_seq + n
 
 
