@@ -54,9 +54,10 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     settings = ["--config", str(config)] if config else []
+    # Not --quiet: the progress lines on stderr show the stage a failing run stopped in.
     wall, peak = timed(
         ["recon", "run", "--inbox", str(inbox), "--db", str(work / "recon.duckdb"),
-         "--out", str(work / "out"), "--as-of", as_of, "--quiet", *settings]
+         "--out", str(work / "out"), "--as-of", as_of, *settings]
     )  # fmt: skip
     summary = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
     worklist = (work / "out" / "worklist.csv").read_bytes()
