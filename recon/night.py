@@ -56,8 +56,7 @@ class Timer:
     def _enter(self, name: str) -> None:
         with self._lock:
             self._running.append(name)
-            self._sample()
-            if self._sampler is None and _resident_mib() is not None:
+            if self._sample() and self._sampler is None:
                 self._sampler = threading.Thread(
                     target=self._sample_while_running, name="recon-timer", daemon=True
                 )
@@ -68,12 +67,13 @@ class Timer:
             self._sample()
             self._running.remove(name)
 
-    def _sample(self) -> None:  # with the lock held
+    def _sample(self) -> bool:  # with the lock held; False where memory cannot be read
         mib = _resident_mib()
         if mib is None:
-            return
+            return False
         for name in self._running:
             self.stage_peak_mib[name] = max(self.stage_peak_mib.get(name, 0), mib)
+        return True
 
     def _sample_while_running(self) -> None:
         # Stops when no stage runs (a stage entered later starts another), so no thread

@@ -109,24 +109,24 @@ def run(
         report(STAGE_LABELS["outputs"], total - 1, total)
         try:
             with night.timer.stage("outputs"):
-                result = replace(
-                    result,
-                    timings_s=night.timer.as_dict(),
-                    peak_mib=night.timer.peak_mib,
-                    stage_peak_mib=night.timer.stage_peak_mib,
-                )
+                result = _measured(result, night)
                 # The night's files appear together in out/, never beside the last night's.
                 with output_set(out_dir, keep_out=db_path) as staging:
                     written = write_night(con, result, staging, config.roles)
                 outputs = {kind: out_dir / path.name for kind, path in written.items()}
         finally:
             con.close()
+    return replace(_measured(result, night), outputs=outputs)
+
+
+def _measured(result: RunResult, night: Night) -> RunResult:
+    """The result with the night's clock so far: seconds and memory peaks per stage."""
+    timer = night.timer
     return replace(
         result,
-        outputs=outputs,
-        timings_s=night.timer.as_dict(),
-        peak_mib=night.timer.peak_mib,
-        stage_peak_mib=night.timer.stage_peak_mib,
+        timings_s=timer.as_dict(),
+        peak_mib=timer.peak_mib,
+        stage_peak_mib=timer.stage_peak_mib,
     )
 
 

@@ -272,7 +272,7 @@ def read_csv_records(
 
     `data`: the file's text as UTF-8 without BOM, when the caller has read it already.
     """
-    held = [data] if data is not None else [_read_text(path, encoding)]
+    held = [] if data is None else [data]
     return _read_csv(path, encoding, held, limits or IngestSettings(), owned=data is None)
 
 
@@ -287,25 +287,17 @@ def read_csv_file(
     return encoding, *_read_csv(path, encoding, held, limits, owned=True)
 
 
-def _read_text(path: Path, encoding: str) -> bytes:
-    try:
-        return _utf8_bytes(path, encoding)
-    except InputError:
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:
-        raise damaged(path, "csv", exc) from exc
-
-
 def _read_csv(
     path: Path, encoding: str, held: list[bytes], limits: IngestSettings, owned: bool
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
-    """`held` holds the file's text. When `owned`, nothing else does: the vectorised reader
-    empties it once it has placed every record, so that the text (1.5 GB for a feed of ten
-    million births) is not kept beside Polars' parse of it (twice that again); the exact
-    reader, when it is needed after all, reads the file again."""
+    """`held` holds the file's text (or nothing yet: it is read here). When `owned`,
+    nothing else does: the vectorised reader empties it once it has placed every record,
+    so that the text (1.5 GB for a feed of ten million births) is not kept beside Polars'
+    parse of it (twice that again); the exact reader, when it is needed after all, reads
+    the file again."""
     try:
+        if not held:
+            held.append(_utf8_bytes(path, encoding))
         data = held[0]
         if not data or data.isspace():
             raise InputError(path, EMPTY)
@@ -455,7 +447,14 @@ class _Placed:
 def _read_csv_vectorised(
     path: Path, held: list[bytes], delimiter: str, limits: IngestSettings, owned: bool
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame] | None:
-    """The file's records placed by numpy (`_place`), their values parsed by Polars.
+    """Polars parses the values; numpy finds each record's physical line and field count.
+
+    Records and delimiters are located by quote parity (RFC 4180: a quote only opens or
+    closes a quoted field, "" inside one is an escaped quote). When Polars' rows disagree
+    with that view (a stray quote in an unquoted field, say), or a record looks like a
+    stray quote's work (it spans more than max_record_lines lines, or a line inside it is
+    a whole record by itself), this returns None and the exact reader reads the file, so
+    line numbers are exact and swallowed lines are read as their own records.
 
     When `owned`, the text is let go before the parse: only the cleaned copy and the
     records' line numbers are kept beside it, not the scan's arrays (about 120 bytes a
@@ -493,15 +492,9 @@ def _read_csv_vectorised(
 def _place(
     path: Path, held: list[bytes], delimiter: str, limits: IngestSettings, owned: bool
 ) -> _Placed | None:
-    """Polars parses the values; numpy finds each record's physical line and field count.
-
-    Records and delimiters are located by quote parity (RFC 4180: a quote only opens or
-    closes a quoted field, "" inside one is an escaped quote). When Polars' rows disagree
-    with that view (a stray quote in an unquoted field, say), or a record looks like a
-    stray quote's work (it spans more than max_record_lines lines, or a line inside it is
-    a whole record by itself), this returns None and the exact reader reads the file, so
-    line numbers are exact and swallowed lines are read as their own records.
-    """
+    """Every record's place, physical line and field count (numpy), the malformed records,
+    and the text cut to the header and the good records; None when the exact reader must
+    read the file (see _read_csv_vectorised)."""
     data = held[0]
     if not data or data.isspace():
         return None
