@@ -236,7 +236,8 @@ def _night(
     night: Night, inbox: Inbox, step: Callable[[str, int], None], file_steps: int
 ) -> RunResult:
     con = night.con
-    files = ingest_stage.run(night, inbox, step)
+    with night.timer.stage("ingest"):  # the file stage whole: its steps are timed inside
+        files = ingest_stage.run(night, inbox, step)
     night.absent = _absent(night)
     if night.absent:
         labels = "、".join(FEED_LABELS[f] for f in sorted(night.absent, key=FEEDS.index))

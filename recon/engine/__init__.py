@@ -1,6 +1,8 @@
-"""Where the link and reconcile stages run their parts: in this process (the embedded
-engine, DuckDB and Polars) or as tasks on a Spark session. Both run the same code on the
-same parts (recon/link/partition.py), so both give the same cases by construction.
+"""Where the night's tasks run: in this process (the embedded engine, DuckDB and Polars)
+or on a Spark session. The tasks are each feed file's chunks, normalised and validated
+(recon/ingest/stage.py), and the link and reconcile stages' parts (recon/link/partition.py);
+both engines run the same code on the same chunks and parts, so both give the same
+tables and cases by construction. The store is written here, between tasks.
 
     map_parts(fn, parts, inputs)  each part's input tables -> fn -> its output tables
     fuzzy_pairs(model, config)    the frozen Splink model's scorer for the pass across
@@ -30,6 +32,8 @@ class EngineUnavailable(Exception):
 
 
 class Engine(Protocol):
+    in_process: bool  # whether tasks run in this process (and may share its objects)
+
     def map_parts(
         self, fn: PartFn, parts: Sequence[int], inputs: Callable[[int], Tables]
     ) -> Iterator[tuple[int, Tables]]:
@@ -43,6 +47,8 @@ class Engine(Protocol):
 
 class Embedded:
     """The parts one after the other in this process, one part's frames at a time."""
+
+    in_process = True
 
     def map_parts(
         self, fn: PartFn, parts: Sequence[int], inputs: Callable[[int], Tables]

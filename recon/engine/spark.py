@@ -41,6 +41,8 @@ INSTALL_JAVA = "Debian: apt-get install openjdk-17-jre-headless, or set JAVA_HOM
 
 
 class Spark:
+    in_process = False
+
     def __init__(self, config: Config) -> None:
         self.settings = config.engine
         self._spark: SparkSession | None = None

@@ -8,7 +8,8 @@ versions only), `quarantine`, `warnings`, `rule_results`, `expectation_results`,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -21,11 +22,12 @@ from recon.ingest.inbox import Inbox, InputError, sha256_of
 from recon.ingest.normalize import normalise
 from recon.ingest.read import RawFeed, read_feed
 from recon.ingest.store import next_file_id, previous_ingest, store_file, store_rows
-from recon.night import Night
+from recon.night import Night, Timer
 from recon.resources import checks_module, sql
 from recon.results import ExpectationFailure, FileReport
 from recon.store import audit
 from recon.store.connection import execute_script, registered
+from recon.validate.rules import Validated
 from recon.vocabulary import STAGE_LABELS
 
 STEPS = tuple(STAGE_LABELS[s] for s in ("read", "validate", "expectations", "store"))  # per file
@@ -52,8 +54,9 @@ def run(night: Night, inbox: Inbox, step: Step = lambda _label, _done: None) -> 
     known = night.known_divisions()
     if known is None:
         night.notes.append("没有区划代码表：未检查区划代码是否存在 (no divisions reference)")
-    rules = checks_module("rules")
-    ctx = rules.RuleContext(as_of=night.as_of, limits=config.checks, known_divisions=known)
+    # What the row rules are made with: a task elsewhere builds them from it (the checks
+    # are imported there by path, so their objects do not travel).
+    ctx = {"as_of": night.as_of, "limits": config.checks, "known_divisions": known}
 
     files: list[FileReport] = []
     rule_failures: Counter[str] = Counter()
@@ -86,21 +89,28 @@ def run(night: Night, inbox: Inbox, step: Step = lambda _label, _done: None) -> 
 
 
 def _ingest(
-    night: Night, raw: RawFeed, ctx: object, expecting: Callable[[], None]
+    night: Night, raw: RawFeed, ctx: dict[str, Any], expecting: Callable[[], None]
 ) -> tuple[FileReport, pl.DataFrame, list[Any]]:
-    """Normalise, validate and store one file read, a chunk at a time; then judge the
-    whole file by its expectations and describe it in `files`."""
+    """Normalise and validate one file read a chunk at a time, wherever the engine runs
+    its tasks, and store each chunk here; then judge the whole file by its expectations
+    and describe it in `files`."""
     con, timer, feed = night.con, night.timer, raw.feed.name
     file_id = next_file_id(con)
     count = max(1, -(-raw.rows.height // night.config.ingest.chunk_rows))
     counts = {"accepted": 0, "quarantined": 0, "new": 0, "warnings": 0}
     results: list[pl.DataFrame] = []
     canonicals: list[pl.DataFrame] = []
-    for chunk in _chunks(raw, count):
-        with timer.stage("normalise"):
-            canonical = normalise(chunk.rows, chunk.feed, chunk.extras)
-        with timer.stage("validate"):
-            validated = validate.validate(chunk, canonical, ctx)
+    task = partial(
+        check_chunk,
+        raw=replace(raw, rows=raw.rows.clear(), malformed=raw.malformed.clear()),
+        ctx=ctx,
+        timer=timer if night.engine.in_process else None,  # a task elsewhere has its own clock
+    )
+    for _chunk, checked in night.engine.map_parts(task, range(count), _chunks(raw, count)):
+        validated = Validated(
+            checked["accepted"], checked["quarantined"], checked["warnings"],
+            checked["rule_results"],
+        )  # fmt: skip
         with timer.stage("store"):
             counts["new"] += store_rows(con, file_id, feed, validated)
         counts["accepted"] += validated.accepted.height
@@ -108,8 +118,9 @@ def _ingest(
         counts["warnings"] += validated.warnings.height
         results.append(validated.rule_results)
         # The expectations judge the whole file; its extra columns they never read.
+        canonical = checked["canonical"]
         canonicals.append(canonical if count == 1 else canonical.drop("extra", strict=False))
-        del validated, chunk
+        del validated, checked, canonical
     whole = canonicals[0] if len(canonicals) == 1 else pl.concat(canonicals)
     del canonicals
     expecting()
@@ -141,20 +152,40 @@ def _ingest(
     return report, rule_results, outcomes
 
 
-def _chunks(raw: RawFeed, count: int) -> Iterator[RawFeed]:
+def check_chunk(
+    tables: dict[str, pl.DataFrame], *, raw: RawFeed, ctx: dict[str, Any], timer: Timer | None
+) -> dict[str, pl.DataFrame]:
+    """One chunk of a file's rows (`rows`, `malformed`) -> its canonical rows and what the
+    row rules made of them; the same code in this process or in a Spark task."""
+    chunk = replace(raw, rows=tables["rows"], malformed=tables["malformed"])
+    with _timed(timer, "normalise"):
+        canonical = normalise(chunk.rows, chunk.feed, chunk.extras)
+    with _timed(timer, "validate"):
+        context = checks_module("rules").RuleContext(**ctx)
+        validated = validate.validate(chunk, canonical, context)
+    return {
+        "canonical": canonical, "accepted": validated.accepted,
+        "quarantined": validated.quarantined, "warnings": validated.warnings,
+        "rule_results": validated.rule_results,
+    }  # fmt: skip
+
+
+def _timed(timer: Timer | None, name: str) -> AbstractContextManager[None]:
+    return nullcontext() if timer is None else timer.stage(name)
+
+
+def _chunks(raw: RawFeed, count: int) -> Callable[[int], dict[str, pl.DataFrame]]:
     """The file's rows in `count` chunks, every row of one key in the same chunk (so a
     key repeated in the file is still caught), in file order within each; the records
-    that are no rows at all go with the first. Made one at a time, so that only one
-    chunk's copy of the rows is in memory beside the file's."""
+    that are no rows at all go with the first. Each chunk's copy is made when asked for,
+    so that only one is in memory beside the file's (on the embedded engine)."""
     if count == 1:
-        yield raw
-        return
+        return lambda _i: {"rows": raw.rows, "malformed": raw.malformed}
     chunk = raw.rows[raw.feed.key].hash(seed=0) % count
     empty = raw.malformed.clear()
-    for i in range(count):
-        yield replace(
-            raw, rows=raw.rows.filter(chunk == i), malformed=raw.malformed if i == 0 else empty
-        )
+    return lambda i: {
+        "rows": raw.rows.filter(chunk == i), "malformed": raw.malformed if i == 0 else empty
+    }  # fmt: skip
 
 
 def _summed(results: list[pl.DataFrame]) -> pl.DataFrame:
