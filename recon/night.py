@@ -20,6 +20,7 @@ import duckdb
 
 from recon.config import Config
 from recon.engine import Embedded, Engine
+from recon.link.partition import KeptRecords
 from recon.resources import sql
 
 
@@ -108,6 +109,14 @@ class Night:
     absent: frozenset[str] = frozenset()  # feeds this store has never received
     existed: bool = True  # the store was there before tonight (else a failure removes it)
     engine: Engine = field(default_factory=Embedded)  # where link and reconcile run parts
+    kept: KeptRecords = field(default_factory=KeptRecords)  # link's part records, for reconcile
+
+    def close(self) -> None:
+        """Stop the engine and remove what the night kept on disk."""
+        try:
+            self.engine.close()
+        finally:
+            self.kept.clear()
 
     def known_divisions(self) -> frozenset[str] | None:
         codes = [row[0] for row in self.con.execute(sql("ingest/known_divisions")).fetchall()]

@@ -12,6 +12,10 @@ before. Hand-written because neither Polars nor DuckDB cuts a linkage by localit
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import duckdb
 import polars as pl
 
@@ -82,3 +86,36 @@ def append(con: duckdb.DuckDBPyConnection, linked: Linked, part: int, offset: in
     append_table(con, "link_births", births)
     append_table(con, "links", linked.links)
     append_table(con, "link_duplicates", linked.duplicates)
+
+
+class KeptRecords:
+    """Each part's records as the link stage fetched them, kept in a Parquet file of the
+    night's for the reconcile stage, which would otherwise read them from `link_records`
+    again: five scans a part, of a table that spills at ten million births. A stage run
+    alone has none kept and reads the store."""
+
+    def __init__(self, work_dir: Path | None = None) -> None:
+        self._work_dir = work_dir
+        self._folder: Path | None = None
+        self._parts: dict[int, Path] = {}
+
+    def keep(self, part: int, records: pl.DataFrame) -> None:
+        if self._folder is None:
+            if self._work_dir is not None:
+                self._work_dir.mkdir(parents=True, exist_ok=True)
+            self._folder = Path(tempfile.mkdtemp(prefix="recon-parts-", dir=self._work_dir))
+        path = self._folder / f"part-{part}.parquet"
+        # lz4, no statistics: written once and read once, a few seconds later
+        records.write_parquet(path, compression="lz4", statistics=False)
+        self._parts[part] = path
+
+    def scan(self, part: int) -> pl.LazyFrame | None:
+        """The part's records as kept, or None where the link stage kept none tonight."""
+        path = self._parts.get(part)
+        return None if path is None else pl.scan_parquet(path, glob=False)
+
+    def clear(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        self._folder = None
+        self._parts.clear()

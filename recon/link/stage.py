@@ -44,14 +44,18 @@ def run(night: Night) -> dict[str, int]:
         months = [(m, int(n)) for m, n in con.execute(sql("link/record_months")).fetchall()]
         cut = partition.plan(months, limit)
 
+    night.kept.clear()
+
     def inputs(part: int) -> dict[str, pl.DataFrame]:
-        """The current records (of the part's months), prepared for linking."""
+        """The current records (of the part's months), prepared for linking; kept as read
+        for the reconcile stage."""
         if whole:
-            records = prepare(query_frame(con, sql("link/records")))
+            records = query_frame(con, sql("link/records"))
         else:
-            records = prepare(partition.part_records(con, *cut[part]))
+            records = partition.part_records(con, *cut[part])
+        night.kept.keep(part, records)
         sizes[part] = records.height
-        return {"records": records}
+        return {"records": prepare(records)}
 
     # Each part linked alone, wherever the engine runs it, with Splink on a DuckDB of its own.
     task = partial(
@@ -72,7 +76,10 @@ def run(night: Night) -> dict[str, int]:
     # parts; a bigger one here, its pairs scored by the engine (Spark SQL, on Spark).
     with night.timer.stage("link.across"):
         execute_script(con, sql("link/relink"))
-        records = prepare(query_frame(con, sql("link/relink_records")))
+        read = query_frame(con, sql("link/relink_records"))
+        night.kept.keep(len(cut), read)
+        records = prepare(read)
+        del read
         if records.height <= limit and config.engine.across == "auto":
             [(_, tables)] = night.engine.map_parts(task, [len(cut)], lambda _: {"records": records})
             linked = Linked(**tables)

@@ -19,7 +19,7 @@ from recon.link.exact import FEED_ORDER, Linked
 from recon.link.stage import parts
 from recon.night import Night
 from recon.reconcile.evidence import EvidencePolicy
-from recon.reconcile.findings import Deadlines, beside, reconcile_births
+from recon.reconcile.findings import WIDE_COLUMNS, Deadlines, beside, reconcile_births
 from recon.resources import sql
 from recon.store.connection import append_table, clear_table, query_frame
 
@@ -55,18 +55,46 @@ def _inputs(night: Night, cut: list[int], part: int) -> dict[str, pl.DataFrame]:
     """A part's births with their records beside them, and what the link stage made of
     them; the whole store when it was linked as one."""
     con, which = night.con, {"part": None if len(cut) <= 1 else part}
-    # A feed's records at a time, so that only one feed's are in memory beside the births.
     wide = query_frame(con, sql("reconcile/births"), which)
+    links = query_frame(con, sql("reconcile/links"), which)
+    duplicates = query_frame(con, sql("reconcile/duplicates"), which).cast({"uid": pl.String})
+    kept = night.kept.scan(part if len(cut) > 1 else 0)
+    if kept is not None:
+        wide, repeats, twins = _from_kept(kept, wide, duplicates, whole=len(cut) <= 1)
+    else:
+        # A feed's records at a time, so that only one feed's are in memory beside the births.
+        for feed in FEED_ORDER:
+            side = query_frame(con, sql("reconcile/feed_records"), {**which, "feed": feed})
+            wide = beside(wide, feed, side)
+        repeats = query_frame(con, sql("reconcile/repeat_records"), which)
+        twins = query_frame(con, sql("reconcile/twin_records"), which)
+    return {"wide": wide, "repeats": repeats, "twins": twins, "links": links,
+            "duplicates": duplicates}  # fmt: skip
+
+
+def _from_kept(
+    kept: pl.LazyFrame, births: pl.DataFrame, duplicates: pl.DataFrame, *, whole: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """What reconcile/feed_records, repeat_records and twin_records select, from the
+    records the link stage kept for the part: every birth and repeat of a part has its
+    records in the part (those it linked, or the pass across the parts)."""
+    placed = pl.concat([births[f"{feed}_uid"] for feed in FEED_ORDER]).drop_nulls()
+    wide = births
     for feed in FEED_ORDER:
-        side = query_frame(con, sql("reconcile/feed_records"), {**which, "feed": feed})
-        wide = beside(wide, feed, side)
-    return {
-        "wide": wide,
-        "repeats": query_frame(con, sql("reconcile/repeat_records"), which),
-        "twins": query_frame(con, sql("reconcile/twin_records"), which),
-        "links": query_frame(con, sql("reconcile/links"), which),
-        "duplicates": query_frame(con, sql("reconcile/duplicates"), which).cast({"uid": pl.String}),
-    }
+        side = kept.filter(pl.col("feed") == feed)
+        if not whole:
+            side = side.filter(pl.col("uid").is_in(placed.implode()))
+        wide = beside(wide, feed, side.select(WIDE_COLUMNS).collect())
+    named = pl.concat([duplicates["uid"], duplicates["duplicate_of"]]).implode()
+    repeats = kept.filter((pl.col("feed") == "pop") & pl.col("uid").is_in(named)).select(
+        "uid", "key", "division_code", "entered_on"
+    )
+    twins = kept.filter((pl.col("feed") == "hosp") & (pl.col("plurality") >= 1))
+    if not whole:
+        twins = twins.filter(pl.col("uid").is_in(births["hosp_uid"].drop_nulls().implode()))
+    twins = twins.select("key", "mother_id", "birth_date", "plurality", "birth_rank",
+                         "division_code")  # fmt: skip
+    return wide, repeats.collect(), twins.collect()
 
 
 def reconcile_part(

@@ -7,8 +7,11 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import polars as pl
+import pytest
 from conftest import Recon
 
+from recon.link import partition
 from recon.link.partition import plan
 
 GOLDEN = Path(__file__).parents[1] / "data" / "golden"
@@ -28,17 +31,23 @@ def test_a_night_linked_in_parts_gives_the_recorded_worklist(tmp_path: Path) -> 
     inbox = tmp_path / "inbox"
     shutil.copytree(GOLDEN / "inbox", inbox)
     config = tmp_path / "recon.toml"
-    config.write_text("[reconcile]\npartition_births = 1000\n", encoding="utf-8")
+    work = tmp_path / "work"
+    config.write_text(
+        f"[reconcile]\npartition_births = 1000\n[engine]\nwork_dir = '{work}'\n",
+        encoding="utf-8",
+    )
     recon = Recon(tmp_path)
     result = recon.run(inbox, "--config", str(config), as_of=AS_OF)
     assert result.exit_code == 0, result.output
+    assert list(work.iterdir()) == []  # the parts' records kept for reconcile are gone
     assert "分 3 段链接" in result.output  # months of at most 3,000 records
     parts = recon.query("SELECT DISTINCT part FROM link_births ORDER BY part")
     assert parts == [(0,), (1,), (2,), (3,)]  # three parts and the pass across them
     got = (recon.out / "worklist.csv").read_text(encoding="utf-8-sig")
     assert got == (GOLDEN / "expected" / "worklist.csv").read_text(encoding="utf-8-sig")
 
-    # Each stage alone on the store linked in parts gives the same tables again.
+    # Each stage alone on the store linked in parts gives the same tables again: reconcile
+    # alone reads the records from the store, the night read those link kept for it.
     tables = {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED}
     for stage in ("link", "reconcile"):
         again = recon("stage", stage, "--db", str(recon.db), "--config", str(config),
@@ -48,3 +57,38 @@ def test_a_night_linked_in_parts_gives_the_recorded_worklist(tmp_path: Path) -> 
 
 
 RECONCILED = ("link_births", "links", "link_duplicates", "births", "findings")
+
+
+def test_reconcile_reads_the_records_link_kept_and_finds_what_the_store_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The night's reconcile takes each part's records from the link stage's Parquet (one
+    read instead of five scans of `link_records`), and its tables are those reconcile
+    alone, reading the store, makes; in one piece and in parts."""
+    read_kept: list[int] = []
+    original = partition.KeptRecords.scan
+
+    def scan(self: partition.KeptRecords, part: int) -> pl.LazyFrame | None:
+        found = original(self, part)
+        if found is not None:
+            read_kept.append(part)
+        return found
+
+    monkeypatch.setattr(partition.KeptRecords, "scan", scan)
+    inbox = tmp_path / "inbox"
+    shutil.copytree(GOLDEN / "inbox", inbox)
+    for births, parts in ((1_500_000, [0]), (1000, [0, 1, 2, 3])):
+        root = tmp_path / str(births)
+        root.mkdir()
+        config = root / "recon.toml"
+        config.write_text(f"[reconcile]\npartition_births = {births}\n", encoding="utf-8")
+        recon = Recon(root)
+        read_kept.clear()
+        assert recon.run(inbox, "--config", str(config), as_of=AS_OF).exit_code == 0
+        assert read_kept == parts
+        night = {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED}
+        alone = recon("stage", "reconcile", "--db", str(recon.db), "--config", str(config),
+                      "--as-of", AS_OF.isoformat())  # fmt: skip
+        assert alone.exit_code == 0, alone.output
+        assert {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED} == night
+        assert len(night["findings"]) > 100
