@@ -47,13 +47,14 @@ def run(night: Night) -> dict[str, int]:
     night.kept.clear()
 
     def inputs(part: int) -> dict[str, pl.DataFrame]:
-        """The current records (of the part's months), prepared for linking; kept as read
-        for the reconcile stage."""
+        """The current records (of the part's months), prepared for linking; a part's
+        kept as read for the reconcile stage (one piece is read from the store again:
+        keeping it costs what it saves)."""
         if whole:
             records = query_frame(con, sql("link/records"))
         else:
             records = partition.part_records(con, *cut[part])
-        night.kept.keep(part, records)
+            night.kept.keep(part, records)
         sizes[part] = records.height
         return {"records": prepare(records)}
 

@@ -58,9 +58,9 @@ def _inputs(night: Night, cut: list[int], part: int) -> dict[str, pl.DataFrame]:
     wide = query_frame(con, sql("reconcile/births"), which)
     links = query_frame(con, sql("reconcile/links"), which)
     duplicates = query_frame(con, sql("reconcile/duplicates"), which).cast({"uid": pl.String})
-    kept = night.kept.scan(part if len(cut) > 1 else 0)
+    kept = night.kept.scan(part) if len(cut) > 1 else None
     if kept is not None:
-        wide, repeats, twins = _from_kept(kept, wide, duplicates, whole=len(cut) <= 1)
+        wide, repeats, twins = _from_kept(kept, wide, duplicates)
     else:
         # A feed's records at a time, so that only one feed's are in memory beside the births.
         for feed in FEED_ORDER:
@@ -73,7 +73,7 @@ def _inputs(night: Night, cut: list[int], part: int) -> dict[str, pl.DataFrame]:
 
 
 def _from_kept(
-    kept: pl.LazyFrame, births: pl.DataFrame, duplicates: pl.DataFrame, *, whole: bool
+    kept: pl.LazyFrame, births: pl.DataFrame, duplicates: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """What reconcile/feed_records, repeat_records and twin_records select, from the
     records the link stage kept for the part: every birth and repeat of a part has its
@@ -86,9 +86,10 @@ def _from_kept(
         wide = beside(wide, feed, records.filter(pl.col("feed") == feed).select(WIDE_COLUMNS))
     named = pl.concat([duplicates["uid"], duplicates["duplicate_of"]]).implode()
     repeats = records.filter((pl.col("feed") == "pop") & pl.col("uid").is_in(named))
-    twins = records.filter((pl.col("feed") == "hosp") & (pl.col("plurality") >= 1))
-    if not whole:
-        twins = twins.filter(pl.col("uid").is_in(births["hosp_uid"].drop_nulls().implode()))
+    placed = births["hosp_uid"].drop_nulls().implode()
+    twins = records.filter(
+        (pl.col("feed") == "hosp") & (pl.col("plurality") >= 1) & pl.col("uid").is_in(placed)
+    )
     return (
         wide,
         repeats.select("uid", "key", "division_code", "entered_on"),
