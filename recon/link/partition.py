@@ -98,15 +98,23 @@ class KeptRecords:
         self._work_dir = work_dir
         self._folder: Path | None = None
         self._parts: dict[int, Path] = {}
+        self.failed: str | None = None  # why a part could not be kept (it is read again)
 
     def keep(self, part: int, records: pl.DataFrame) -> None:
-        if self._folder is None:
-            if self._work_dir is not None:
-                self._work_dir.mkdir(parents=True, exist_ok=True)
-            self._folder = Path(tempfile.mkdtemp(prefix="recon-parts-", dir=self._work_dir))
-        path = self._folder / f"part-{part}.parquet"
-        # lz4, no statistics: written once and read once, a few seconds later
-        records.write_parquet(path, compression="lz4", statistics=False)
+        if self.failed is not None:
+            return
+        try:
+            if self._folder is None:
+                if self._work_dir is not None:
+                    self._work_dir.mkdir(parents=True, exist_ok=True)
+                self._folder = Path(tempfile.mkdtemp(prefix="recon-parts-", dir=self._work_dir))
+            path = self._folder / f"part-{part}.parquet"
+            # lz4, no statistics: written once and read once, a few seconds later
+            records.write_parquet(path, compression="lz4", statistics=False)
+        except OSError as exc:  # a full or unwritable folder costs time, not the night
+            self.failed = f"{exc.strerror or exc}: {exc.filename or self._work_dir}"
+            self.clear(keep_failure=True)
+            return
         self._parts[part] = path
 
     def scan(self, part: int) -> pl.LazyFrame | None:
@@ -114,8 +122,10 @@ class KeptRecords:
         path = self._parts.get(part)
         return None if path is None else pl.scan_parquet(path, glob=False)
 
-    def clear(self) -> None:
+    def clear(self, *, keep_failure: bool = False) -> None:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
         self._folder = None
         self._parts.clear()
+        if not keep_failure:
+            self.failed = None

@@ -89,6 +89,12 @@ def run(night: Night) -> dict[str, int]:
             linked = link(records, fuzzy=across, min_match_weight=config.min_match_weight)
         partition.append(con, linked, len(cut), offset)
         execute_script(con, sql("link/relink_done"))
+    if night.kept.failed is not None:
+        night.notes.append(
+            f"分段记录未能暂存，核对时从数据库重读（较慢）(the parts' records could not be "
+            f"kept for reconcile, which reads them from the store: {night.kept.failed}；"
+            "请检查 [engine] work_dir 或临时目录的空间与权限)"
+        )
     night.notes.append(
         f"记录较多，按出生月份分 {len(cut)} 段链接，另有 {records.height:,} 条记录跨段再链接 "
         f"(linked in {len(cut)} parts by birth month; {records.height:,} records across parts)"

@@ -4,7 +4,8 @@ Reads: the records of the three feeds and the link stage's `link_births`, `links
 `link_duplicates`. Writes: `births` (one row per birth, its records and consensus facts)
 and `findings` (every missing, misreported, fictitious and duplicate record tonight).
 A store linked in parts is reconciled a part at a time: a birth's records are all in
-its part.
+its part, read from the part's records the link stage kept tonight (else, run alone,
+from the store).
 """
 
 from __future__ import annotations

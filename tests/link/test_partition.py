@@ -92,3 +92,21 @@ def test_reconcile_reads_the_records_link_kept_and_finds_what_the_store_gives(
         assert alone.exit_code == 0, alone.output
         assert {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED} == night
         assert len(night["findings"]) > 100
+
+
+def test_a_work_folder_that_cannot_be_written_costs_time_not_the_night(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(GOLDEN / "inbox", inbox)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    config = tmp_path / "recon.toml"
+    config.write_text(
+        f"[reconcile]\npartition_births = 1000\n[engine]\nwork_dir = '{blocked}'\n",
+        encoding="utf-8",
+    )
+    recon = Recon(tmp_path)
+    result = recon.run(inbox, "--config", str(config), as_of=AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "could not be kept" in result.output and "work_dir" in result.output
+    got = (recon.out / "worklist.csv").read_text(encoding="utf-8-sig")
+    assert got == (GOLDEN / "expected" / "worklist.csv").read_text(encoding="utf-8-sig")
