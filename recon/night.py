@@ -109,7 +109,11 @@ class Night:
     absent: frozenset[str] = frozenset()  # feeds this store has never received
     existed: bool = True  # the store was there before tonight (else a failure removes it)
     engine: Engine = field(default_factory=Embedded)  # where link and reconcile run parts
-    kept: KeptRecords = field(default_factory=KeptRecords)  # link's part records, for reconcile
+    # The link stage's part records, for reconcile, in `[engine] work_dir`
+    kept: KeptRecords = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kept = KeptRecords(self.config.engine.work_dir)
 
     def close(self) -> None:
         """Stop the engine and remove what the night kept on disk."""

@@ -33,7 +33,6 @@ from recon.engine import open_engine
 from recon.ingest import stage as ingest_stage
 from recon.ingest.inbox import Inbox, discover
 from recon.link import stage as link_stage
-from recon.link.partition import KeptRecords
 from recon.night import Night
 from recon.outputs import output_set, write_night
 from recon.reconcile import stage as reconcile_stage
@@ -198,10 +197,7 @@ def _begin(
     except BaseException:
         _abandon(con, db_path, existed)
         raise
-    night = Night(
-        con, run_id, as_of, config, existed=existed, engine=open_engine(config),
-        kept=KeptRecords(config.engine.work_dir),
-    )  # fmt: skip
+    night = Night(con, run_id, as_of, config, existed=existed, engine=open_engine(config))
     return con, night
 
 

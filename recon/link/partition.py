@@ -113,7 +113,7 @@ class KeptRecords:
             records.write_parquet(path, compression="lz4", statistics=False)
         except OSError as exc:  # a full or unwritable folder costs time, not the night
             self.failed = f"{exc.strerror or exc}: {exc.filename or self._work_dir}"
-            self.clear(keep_failure=True)
+            self._remove()
             return
         self._parts[part] = path
 
@@ -122,10 +122,13 @@ class KeptRecords:
         path = self._parts.get(part)
         return None if path is None else pl.scan_parquet(path, glob=False)
 
-    def clear(self, *, keep_failure: bool = False) -> None:
+    def clear(self) -> None:
+        """Forget every part kept, and any failure to keep one (a new link stage begins)."""
+        self._remove()
+        self.failed = None
+
+    def _remove(self) -> None:
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
         self._folder = None
         self._parts.clear()
-        if not keep_failure:
-            self.failed = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -28,35 +29,22 @@ def test_months_are_grouped_into_parts_of_at_most_the_limit() -> None:
 
 
 def test_a_night_linked_in_parts_gives_the_recorded_worklist(tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    shutil.copytree(GOLDEN / "inbox", inbox)
-    config = tmp_path / "recon.toml"
     work = tmp_path / "work"
-    config.write_text(
-        f"[reconcile]\npartition_births = 1000\n[engine]\nwork_dir = '{work}'\n",
-        encoding="utf-8",
-    )
-    recon = Recon(tmp_path)
-    result = recon.run(inbox, "--config", str(config), as_of=AS_OF)
+    recon, config, result = _night_in_parts(tmp_path, work)
     assert result.exit_code == 0, result.output
     assert list(work.iterdir()) == []  # the parts' records kept for reconcile are gone
     assert "分 3 段链接" in result.output  # months of at most 3,000 records
     parts = recon.query("SELECT DISTINCT part FROM link_births ORDER BY part")
     assert parts == [(0,), (1,), (2,), (3,)]  # three parts and the pass across them
-    got = (recon.out / "worklist.csv").read_text(encoding="utf-8-sig")
-    assert got == (GOLDEN / "expected" / "worklist.csv").read_text(encoding="utf-8-sig")
+    assert _worklist(recon) == _worklist(None)
 
     # Each stage alone on the store linked in parts gives the same tables again: reconcile
     # alone reads the records from the store, the night read those link kept for it.
-    tables = {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED}
+    tables = _tables(recon)
     for stage in ("link", "reconcile"):
-        again = recon("stage", stage, "--db", str(recon.db), "--config", str(config),
-                      "--as-of", AS_OF.isoformat())  # fmt: skip
+        again = _alone(recon, stage, config)
         assert again.exit_code == 0, again.output
-    assert {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED} == tables
-
-
-RECONCILED = ("link_births", "links", "link_duplicates", "births", "findings")
+    assert _tables(recon) == tables
 
 
 def test_reconcile_reads_the_records_link_kept_and_finds_what_the_store_gives(
@@ -86,27 +74,48 @@ def test_reconcile_reads_the_records_link_kept_and_finds_what_the_store_gives(
         read_kept.clear()
         assert recon.run(inbox, "--config", str(config), as_of=AS_OF).exit_code == 0
         assert read_kept == parts
-        night = {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED}
-        alone = recon("stage", "reconcile", "--db", str(recon.db), "--config", str(config),
-                      "--as-of", AS_OF.isoformat())  # fmt: skip
+        night = _tables(recon)
+        alone = _alone(recon, "reconcile", config)
         assert alone.exit_code == 0, alone.output
-        assert {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED} == night
+        assert _tables(recon) == night
         assert len(night["findings"]) > 100
 
 
 def test_a_work_folder_that_cannot_be_written_costs_time_not_the_night(tmp_path: Path) -> None:
-    inbox = tmp_path / "inbox"
-    shutil.copytree(GOLDEN / "inbox", inbox)
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder", encoding="utf-8")
-    config = tmp_path / "recon.toml"
-    config.write_text(
-        f"[reconcile]\npartition_births = 1000\n[engine]\nwork_dir = '{blocked}'\n",
-        encoding="utf-8",
-    )
-    recon = Recon(tmp_path)
-    result = recon.run(inbox, "--config", str(config), as_of=AS_OF)
+    recon, _config, result = _night_in_parts(tmp_path, blocked)
     assert result.exit_code == 0, result.output
     assert "could not be kept" in result.output and "work_dir" in result.output
-    got = (recon.out / "worklist.csv").read_text(encoding="utf-8-sig")
-    assert got == (GOLDEN / "expected" / "worklist.csv").read_text(encoding="utf-8-sig")
+    assert _worklist(recon) == _worklist(None)
+
+
+RECONCILED = ("link_births", "links", "link_duplicates", "births", "findings")
+
+
+def _night_in_parts(root: Path, work_dir: Path) -> tuple[Recon, Path, Any]:
+    """The recorded night linked in parts of 1,000 births, the engine's work in `work_dir`."""
+    inbox = root / "inbox"
+    shutil.copytree(GOLDEN / "inbox", inbox)
+    config = root / "recon.toml"
+    config.write_text(
+        f"[reconcile]\npartition_births = 1000\n[engine]\nwork_dir = '{work_dir}'\n",
+        encoding="utf-8",
+    )
+    recon = Recon(root)
+    return recon, config, recon.run(inbox, "--config", str(config), as_of=AS_OF)
+
+
+def _worklist(recon: Recon | None) -> str:
+    """The night's worklist; the recorded one for None."""
+    path = GOLDEN / "expected" / "worklist.csv" if recon is None else recon.out / "worklist.csv"
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _tables(recon: Recon) -> dict[str, list[tuple[Any, ...]]]:
+    return {t: sorted(recon.query(f"SELECT * FROM {t}"), key=repr) for t in RECONCILED}
+
+
+def _alone(recon: Recon, stage: str, config: Path) -> Any:
+    return recon("stage", stage, "--db", str(recon.db), "--config", str(config),
+                 "--as-of", AS_OF.isoformat())  # fmt: skip
