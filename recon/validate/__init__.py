@@ -14,15 +14,21 @@ from recon.resources import checks_module, sql
 from recon.store.connection import scalar
 from recon.validate.rules import Validated, validate
 
-__all__ = ["Validated", "expect", "validate"]
+__all__ = ["Validated", "expect", "previous_rows", "validate"]
+
+
+def previous_rows(con: duckdb.DuckDBPyConnection, feed: str) -> int | None:
+    """The rows read from the last file of `feed` stored, which a new file is compared with."""
+    found = scalar(con, sql("ingest/previous_rows"), {"feed": feed})
+    return None if found is None else int(found)
 
 
 def expect(
-    con: duckdb.DuckDBPyConnection, feed: str, canonical: pl.DataFrame, config: Config
+    feed: str, canonical: pl.DataFrame, config: Config, previous_rows: int | None
 ) -> list[Any]:
-    """The expectations' outcomes for one file of `feed` (its rows against the last file's)."""
+    """The expectations' outcomes for one file of `feed` (its rows against the last file's,
+    `previous_rows`). Reads nothing from the store, so it may run beside what writes it."""
     from recon.validate.expectations import check_feed  # Great Expectations is slow to import
 
     thresholds = checks_module("expectations").ExpectationThresholds(**config.expectations)
-    previous_rows = scalar(con, sql("ingest/previous_rows"), {"feed": feed})
     return check_feed(feed, canonical, previous_rows=previous_rows, thresholds=thresholds)
