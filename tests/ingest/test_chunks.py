@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Recon, hosp_row, police_row, pop_row, write_csv, write_divisions
+
+from recon.ingest import stage
 
 
 def inbox_with_a_repeat(folder: Path) -> Path:
@@ -54,3 +57,29 @@ def test_a_file_in_chunks_is_stored_as_in_one_piece(tmp_path: Path) -> None:
     )
     names = "SELECT record_id, name FROM pop ORDER BY record_id"
     assert chunked.query(names) == whole.query(names)
+
+
+def test_a_chunk_that_fails_after_others_were_stored_stops_the_night_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two chunks are stored when the third breaks: the night stops with none of its rows.
+    recon, _ = night(tmp_path / "store", 1_000_000)
+    before = recon.dump()
+    checked = stage.check_chunk
+    calls: list[int] = []
+
+    def third_breaks(tables: Any, **kwargs: Any) -> Any:
+        calls.append(tables["rows"].height)
+        if len(calls) == 3:
+            raise RuntimeError("chunk three broke")
+        return checked(tables, **kwargs)
+
+    monkeypatch.setattr(stage, "check_chunk", third_breaks)
+    folder = tmp_path / "store" / "inbox"
+    write_csv(folder / "pop_births.csv", [pop_row(记录编号=f"Q{n:05d}") for n in range(2500)])
+    config = tmp_path / "store" / "recon.toml"
+    config.write_text("[ingest]\nchunk_rows = 1000\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="chunk three broke"):
+        recon.run(folder, "--config", str(config))
+    assert len(calls) == 3
+    assert recon.dump() == before
