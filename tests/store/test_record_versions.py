@@ -68,3 +68,38 @@ def test_a_key_accepted_twice_in_one_file_is_refused_before_anything_is_stored(
         store_rows(con, 1, "pop", validated)
     assert con.execute("SELECT count(*) FROM pop_records").fetchone() == (0,)
     con.close()
+
+
+@pytest.mark.parametrize(
+    ("feed", "key"), [("pop", "record_id"), ("hosp", "delivery_id"), ("police", "id_number")]
+)
+def test_each_feeds_view_holds_the_latest_version_of_every_key_once(feed: str, key: str) -> None:
+    con = duckdb.connect()
+    create_schema(con)
+    columns = [c for (c,) in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+        [f"{feed}_records"],
+    ).fetchall()]  # fmt: skip
+    stored = [("K1", 1), ("K1", 2), ("K1", 3), ("K2", 1), ("K3", 2), ("K3", 1)]
+    for record, version in stored:
+        # Only the key and the version matter here; every other column takes a default.
+        values = {key: record, "version": version, "file_id": version, "line": 1}
+        con.execute(
+            f"INSERT INTO {feed}_records BY NAME SELECT * FROM (SELECT "
+            + ", ".join(f"{_placeholder(con, feed, c)} AS {c}" for c in columns if c not in values)
+            + ", " + ", ".join(f"? AS {c}" for c in values) + ")",
+            list(values.values()),
+        )  # fmt: skip
+    current = con.execute(f"SELECT {key}, version FROM {feed} ORDER BY ALL").fetchall()
+    assert current == [("K1", 3), ("K2", 1), ("K3", 2)]
+    con.close()
+
+
+def _placeholder(con: duckdb.DuckDBPyConnection, feed: str, column: str) -> str:
+    """A value of the column's type that satisfies NOT NULL."""
+    (kind,) = con.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE table_name = ? AND column_name = ?",
+        [f"{feed}_records", column],
+    ).fetchall()[0]
+    defaults = {"DATE": "DATE '2025-01-01'", "INTEGER": "1", "BIGINT": "1", "JSON": "NULL"}
+    return defaults.get(kind, "TIMESTAMP '2025-01-01 00:00'" if "TIMESTAMP" in kind else "'x'")
