@@ -21,7 +21,7 @@ import polars as pl
 
 from recon.link.exact import Linked
 from recon.resources import sql
-from recon.store.connection import append_table, query_frame, scalar
+from recon.store.connection import append_table, query_frame, registered, scalar
 
 RECORDS_PER_BIRTH = 3  # a birth has a record in each feed, at most, besides repeats
 
@@ -75,6 +75,43 @@ def plan(months: list[tuple[int | None, int]], limit: int) -> list[tuple[int, in
 
 def part_records(con: duckdb.DuckDBPyConnection, first: int, last: int) -> pl.DataFrame:
     return query_frame(con, sql("link/part_records"), {"first": first, "last": last})
+
+
+def begin_members(con: duckdb.DuckDBPyConnection) -> None:
+    """An empty `link_members`, which each part's births fill (`add_members`)."""
+    con.execute(sql("link/link_members"))
+
+
+def numbers(records: pl.DataFrame) -> pl.DataFrame:
+    """What `add_members` needs of a part's records: the numbers the pass compares, each
+    as a 64-bit hash (compared within the night only; a collision would only relink one
+    more birth, never miss one)."""
+
+    def key(column: str) -> pl.Expr:
+        return pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash(seed=0))
+
+    return records.select("uid", mother_key=key("mother_id"), child_key=key("child_id"))
+
+
+def add_members(
+    con: duckdb.DuckDBPyConnection, linked: Linked, numbered: pl.DataFrame, offset: int
+) -> None:
+    """A part's births, each with the numbers of its records and of its register repeats
+    (those of a record of it), into `link_members` (birth numbers offset as in `append`).
+    Here, from the part's records in hand, as hashes: the same join in the store, of the
+    night's every record with the materialised records by uid, took 28 of the pass's 36 s
+    at ten million births."""
+    births = linked.births.with_columns(pl.col("birth") + offset)
+    # A frame per feed, not a list column exploded: a third of the time.
+    placed = pl.concat(
+        [births.select("birth", uid=f"{feed}_uid") for feed in ("pop", "hosp", "police")]
+    ).drop_nulls("uid")
+    repeats = linked.duplicates.join(
+        placed.rename({"uid": "duplicate_of"}), on="duplicate_of"
+    ).select("birth", "uid")
+    members = pl.concat([placed, repeats]).join(numbered, on="uid").drop("uid")
+    with registered(con, "incoming", members):
+        con.execute(sql("link/add_members"))
 
 
 def append(con: duckdb.DuckDBPyConnection, linked: Linked, part: int, offset: int) -> None:

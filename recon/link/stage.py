@@ -35,12 +35,14 @@ def run(night: Night) -> dict[str, int]:
         clear_table(con, table)
     limit = config.partition_births * partition.RECORDS_PER_BIRTH
     sizes: dict[int, int] = {}  # records per part: a part's births are numbered after them
+    numbered: dict[int, pl.DataFrame] = {}  # each part's records' numbers, till it is linked
 
     whole = partition.record_count(con) <= limit
     if whole:
         cut = [(0, 0)]
     else:
         partition.materialise(con)
+        partition.begin_members(con)
         months = [(m, int(n)) for m, n in con.execute(sql("link/record_months")).fetchall()]
         cut = partition.plan(months, limit)
 
@@ -55,6 +57,7 @@ def run(night: Night) -> dict[str, int]:
         else:
             records = partition.part_records(con, *cut[part])
             night.kept.keep(part, records)
+            numbered[part] = partition.numbers(records)
         sizes[part] = records.height
         return {"records": prepare(records)}
 
@@ -67,7 +70,10 @@ def run(night: Night) -> dict[str, int]:
     offset = 0
     with night.timer.stage("link.parts"):
         for part, tables in night.engine.map_parts(task, range(len(cut)), inputs):
-            partition.append(con, Linked(**tables), part, offset)
+            linked = Linked(**tables)
+            partition.append(con, linked, part, offset)
+            if not whole:
+                partition.add_members(con, linked, numbered.pop(part), offset)
             offset += sizes.pop(part)
     if len(cut) == 1:
         return {table: table_rows(con, table) for table in TABLES}
