@@ -187,8 +187,11 @@ CREATE TABLE IF NOT EXISTS links (
     uid_l  VARCHAR NOT NULL,
     uid_r  VARCHAR NOT NULL,
     method VARCHAR NOT NULL,
-    score  DOUBLE NOT NULL
+    score  DOUBLE NOT NULL,
+    part   INTEGER  -- the part of the link that linked them, as in link_births
 );
+-- Links written before they carried their part have none (reconcile/links_by_uid.sql).
+ALTER TABLE links ADD COLUMN IF NOT EXISTS part INTEGER;
 -- pop records of a birth already in pop (重报), and the record they repeat.
 CREATE TABLE IF NOT EXISTS link_duplicates (
     uid          VARCHAR NOT NULL,

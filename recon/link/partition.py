@@ -121,7 +121,7 @@ def append(con: duckdb.DuckDBPyConnection, linked: Linked, part: int, offset: in
         pl.col("birth") + offset, pl.lit(part, pl.Int32).alias("part")
     )
     append_table(con, "link_births", births)
-    append_table(con, "links", linked.links)
+    append_table(con, "links", linked.links.with_columns(pl.lit(part, pl.Int32).alias("part")))
     append_table(con, "link_duplicates", linked.duplicates)
 
 

@@ -22,7 +22,7 @@ from recon.night import Night
 from recon.reconcile.evidence import EvidencePolicy
 from recon.reconcile.findings import WIDE_COLUMNS, Deadlines, beside, reconcile_births
 from recon.resources import sql
-from recon.store.connection import append_table, clear_table, query_frame
+from recon.store.connection import append_table, clear_table, query_frame, scalar
 
 TABLES = ("births", "findings")
 
@@ -45,19 +45,22 @@ def run(night: Night) -> dict[str, int]:
         known=night.known_divisions(),
         evidence=config.evidence,
     )
-    for _part, result in night.engine.map_parts(task, cut or [0], partial(_inputs, night, cut)):
+    by_uid = bool(scalar(night.con, sql("reconcile/unparted_links")))
+    inputs = partial(_inputs, night, cut, by_uid)
+    for _part, result in night.engine.map_parts(task, cut or [0], inputs):
         counts["births"] += append_table(night.con, "births", result["births"])
         counts["findings"] += append_table(night.con, "findings", result["findings"])
     partition.forget(night.con)
     return counts
 
 
-def _inputs(night: Night, cut: list[int], part: int) -> dict[str, pl.DataFrame]:
+def _inputs(night: Night, cut: list[int], by_uid: bool, part: int) -> dict[str, pl.DataFrame]:
     """A part's births with their records beside them, and what the link stage made of
-    them; the whole store when it was linked as one."""
+    them; the whole store when it was linked as one. `by_uid`: the links carry no part
+    (an older version linked them), so they are placed by their records."""
     con, which = night.con, {"part": None if len(cut) <= 1 else part}
     wide = query_frame(con, sql("reconcile/births"), which)
-    links = query_frame(con, sql("reconcile/links"), which)
+    links = query_frame(con, sql("reconcile/links_by_uid" if by_uid else "reconcile/links"), which)
     duplicates = query_frame(con, sql("reconcile/duplicates"), which).cast({"uid": pl.String})
     kept = night.kept.scan(part) if len(cut) > 1 else None
     if kept is not None:

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import pytest
 from conftest import Recon
@@ -79,6 +80,22 @@ def test_reconcile_reads_the_records_link_kept_and_finds_what_the_store_gives(
         assert alone.exit_code == 0, alone.output
         assert _tables(recon) == night
         assert len(night["findings"]) > 100
+
+
+def test_links_an_older_version_wrote_without_their_part_reconcile_to_the_same_findings(
+    tmp_path: Path,
+) -> None:
+    recon, config, result = _night_in_parts(tmp_path, tmp_path / "work")
+    assert result.exit_code == 0, result.output
+    night = _tables(recon)
+    assert recon.query("SELECT count(*) FROM links WHERE part IS NULL") == [(0,)]
+    con = duckdb.connect(str(recon.db))
+    con.execute("UPDATE links SET part = NULL")  # as links were before they carried one
+    con.close()
+    alone = _alone(recon, "reconcile", config)
+    assert alone.exit_code == 0, alone.output
+    assert _tables(recon)["findings"] == night["findings"]
+    assert len(night["findings"]) > 100
 
 
 def test_a_work_folder_that_cannot_be_written_costs_time_not_the_night(tmp_path: Path) -> None:
