@@ -2,7 +2,7 @@
 
 Reads: `pop`, `hosp`, `police` (sql/link/records.sql). Writes: `link_births` (one row
 per birth: its record in each feed, and the part it was linked in), `links` (each pair
-linked, with the method and score that linked it) and `link_duplicates` (pop records of
+linked, with the method, score and part that linked it) and `link_duplicates` (pop records of
 a birth already in pop). A store of more than `[reconcile] partition_births` births is
 linked in parts by birth month (recon/link/partition.py).
 """
