@@ -78,14 +78,14 @@ def part_records(con: duckdb.DuckDBPyConnection, first: int, last: int) -> pl.Da
 
 
 def begin_members(con: duckdb.DuckDBPyConnection) -> None:
-    """An empty `link_members`, which each part's births fill (`add_members`)."""
+    """An empty `link_members`, which each part's births fill (`append`)."""
     con.execute(sql("link/link_members"))
 
 
 def numbers(records: pl.DataFrame) -> pl.DataFrame:
-    """What `add_members` needs of a part's records: the numbers the pass compares, each
-    as a 64-bit hash (compared within the night only; a collision would only relink one
-    more birth, never miss one)."""
+    """What `append` needs of a part's records for its members: the numbers the pass
+    compares, each as a 64-bit hash (compared within the night only; a collision would
+    only relink one more birth, never miss one)."""
 
     def key(column: str) -> pl.Expr:
         return pl.when(pl.col(column).is_not_null()).then(pl.col(column).hash(seed=0))
@@ -93,36 +93,45 @@ def numbers(records: pl.DataFrame) -> pl.DataFrame:
     return records.select("uid", mother_key=key("mother_id"), child_key=key("child_id"))
 
 
-def add_members(
-    con: duckdb.DuckDBPyConnection, linked: Linked, numbered: pl.DataFrame, offset: int
+def _add_members(
+    con: duckdb.DuckDBPyConnection,
+    births: pl.DataFrame,
+    duplicates: pl.DataFrame,
+    numbered: pl.DataFrame,
 ) -> None:
-    """A part's births, each with the numbers of its records and of its register repeats
-    (those of a record of it), into `link_members` (birth numbers offset as in `append`).
-    Here, from the part's records in hand, as hashes: the same join in the store, of the
-    night's every record with the materialised records by uid, took 28 of the pass's 36 s
-    at ten million births."""
-    births = linked.births.with_columns(pl.col("birth") + offset)
+    """A part's births (numbers offset), each with the numbers of its records and of its
+    register repeats (those of a record of it), into `link_members`. Here, from the
+    part's records in hand, as hashes: the same join in the store, of every birth's
+    records with the materialised records by uid, took 28 s of the pass's SQL at ten
+    million births (measured alone)."""
     # A frame per feed, not a list column exploded: a third of the time.
     placed = pl.concat(
         [births.select("birth", uid=f"{feed}_uid") for feed in ("pop", "hosp", "police")]
     ).drop_nulls("uid")
-    repeats = linked.duplicates.join(
-        placed.rename({"uid": "duplicate_of"}), on="duplicate_of"
-    ).select("birth", "uid")
-    members = pl.concat([placed, repeats]).join(numbered, on="uid").drop("uid")
-    with registered(con, "incoming", members):
+    repeats = duplicates.join(placed.rename({"uid": "duplicate_of"}), on="duplicate_of")
+    members = pl.concat([placed, repeats.select("birth", "uid")]).join(numbered, on="uid")
+    with registered(con, "incoming", members.drop("uid")):
         con.execute(sql("link/add_members"))
 
 
-def append(con: duckdb.DuckDBPyConnection, linked: Linked, part: int, offset: int) -> None:
+def append(
+    con: duckdb.DuckDBPyConnection,
+    linked: Linked,
+    part: int,
+    offset: int,
+    numbered: pl.DataFrame | None = None,
+) -> None:
     """Add one part's births, links and repeats to the link tables (birth numbers offset,
-    so that every part's are distinct)."""
+    so that every part's are distinct); with its records' `numbers`, its members to
+    `link_members` for the pass across the parts."""
     births = linked.births.with_columns(
         pl.col("birth") + offset, pl.lit(part, pl.Int32).alias("part")
     )
     append_table(con, "link_births", births)
     append_table(con, "links", linked.links.with_columns(pl.lit(part, pl.Int32).alias("part")))
     append_table(con, "link_duplicates", linked.duplicates)
+    if numbered is not None:
+        _add_members(con, births, linked.duplicates, numbered)
 
 
 class KeptRecords:

@@ -2,9 +2,9 @@
 
 Reads: `pop`, `hosp`, `police` (sql/link/records.sql). Writes: `link_births` (one row
 per birth: its record in each feed, and the part it was linked in), `links` (each pair
-linked, with the method, score and part that linked it) and `link_duplicates` (pop records of
-a birth already in pop). A store of more than `[reconcile] partition_births` births is
-linked in parts by birth month (recon/link/partition.py).
+linked, with the method, score and part that linked it) and `link_duplicates` (pop
+records of a birth already in pop). A store of more than `[reconcile] partition_births`
+births is linked in parts by birth month (recon/link/partition.py).
 """
 
 from __future__ import annotations
@@ -70,10 +70,7 @@ def run(night: Night) -> dict[str, int]:
     offset = 0
     with night.timer.stage("link.parts"):
         for part, tables in night.engine.map_parts(task, range(len(cut)), inputs):
-            linked = Linked(**tables)
-            partition.append(con, linked, part, offset)
-            if not whole:
-                partition.add_members(con, linked, numbered.pop(part), offset)
+            partition.append(con, Linked(**tables), part, offset, numbered.pop(part, None))
             offset += sizes.pop(part)
     if len(cut) == 1:
         return {table: table_rows(con, table) for table in TABLES}

@@ -45,7 +45,8 @@ def run(night: Night) -> dict[str, int]:
         known=night.known_divisions(),
         evidence=config.evidence,
     )
-    by_uid = bool(scalar(night.con, sql("reconcile/unparted_links")))
+    # Only a store cut into parts takes a part's links; one piece takes them all.
+    by_uid = len(cut) > 1 and bool(scalar(night.con, sql("reconcile/unparted_links")))
     inputs = partial(_inputs, night, cut, by_uid)
     for _part, result in night.engine.map_parts(task, cut or [0], inputs):
         counts["births"] += append_table(night.con, "births", result["births"])
