@@ -114,6 +114,9 @@ def connect(
     con.execute(f"SET threads = {int(settings['threads'])}")
     con.execute(f"SET temp_directory = '{_quote(str(temp_dir))}'")
     con.execute("SET preserve_insertion_order = true")
+    # Text handed to Polars as Arrow string views, its own layout, instead of offsets and
+    # one buffer it then copies: a part's records at ten million births 2.5 -> 1.7 s.
+    con.execute("SET produce_arrow_string_view = true")
     return con
 
 
