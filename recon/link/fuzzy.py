@@ -345,11 +345,11 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("unique_id").cast(pl.String),
             pl.col("source_dataset").cast(pl.String),
             pl.col("child_id").cast(pl.String),
-            name_key(pl.col("child_name").cast(pl.String)).alias("child_name_py"),
+            _name_key(frame, "child_name"),
             pl.col("sex").cast(pl.String),
             pl.col("birth_date").cast(pl.Date),
             pl.col("mother_id").cast(pl.String),
-            name_key(pl.col("mother_name").cast(pl.String)).alias("mother_name_py"),
+            _name_key(frame, "mother_name"),
             division.alias("division_code"),
         )
         .with_columns(
@@ -361,6 +361,15 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
         .select(_MODEL_COLUMNS)
         .collect()
     )
+
+
+def _name_key(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The name's key, as the frame brings it when the exact passes already read it (the
+    residual of a part: reading its names again was a third of the keys' time)."""
+    key = column + "_py"
+    if key in frame.columns:
+        return pl.col(key).cast(pl.String)
+    return name_key(pl.col(column).cast(pl.String)).alias(key)
 
 
 # --------------------------------------------------------------------------- duckdb

@@ -26,12 +26,14 @@ if TYPE_CHECKING:
 
 
 def fuzzy_frame(records: pl.DataFrame) -> pl.DataFrame:
-    """Link records in the shape recon.link.fuzzy expects."""
+    """Link records in the shape recon.link.fuzzy expects (with the name keys the exact
+    passes read, when they did)."""
+    keys = [c for c in ("child_name_py", "mother_name_py") if c in records.columns]
     return records.select(
         pl.col("uid").alias("unique_id"),
         pl.col("feed").alias("source_dataset"),
         "child_name", "child_id", "sex", "birth_date", "mother_name", "mother_id",
-        "division_code", "birth_rank",
+        "division_code", "birth_rank", *keys,
     )  # fmt: skip
 
 
