@@ -32,6 +32,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text reflowed to the terminal: a docstring's line breaks are not the screen's.
+    rich_markup_mode="markdown",
 )
 
 # Cron starts in $HOME: RECON_DB, RECON_CONFIG and RECON_OUT set the defaults once, in the
@@ -732,12 +734,14 @@ def generate(
     """Write a realistic inbox of the three feeds, with known truth, for tests and trials.
 
     Profiles (--profile), misreports as a share of each feed's rows:
-    default: pop 2% over seven fields, police names and dates 0.5%, hosp mother ids 0.3%.
-    register-errs: pop names 3%, pop divisions in another township 1%; police names right.
-    police-hosp-errs: police and hosp divisions in another township 1% each, sex, mother ids.
-    movers: 2% of families moved township (pop differs from hosp/police, truly).
-    police-names: police names 1%, pop names right.
-    clean: no misreports (duplicates, fictitious, warnings, quarantine as usual).
+
+    - default: pop 2% over seven fields, police names and dates 0.5%, hosp mother ids 0.3%.
+    - register-errs: pop names 3%, pop divisions in another township 1%; police names right.
+    - police-hosp-errs: police and hosp divisions in another township 1% each, sex, mother ids.
+    - movers: 2% of families moved township (pop differs from hosp/police, truly).
+    - police-names: police names 1%, pop names right.
+    - clean: no misreports (duplicates, fictitious, warnings, quarantine as usual).
+
     truth/manifest.json records the profile and every resolved rate.
     """
     from recon.console import generate_summary, progress_bar

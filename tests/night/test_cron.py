@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from recon import console as console_module
 from recon.cli import app
+from recon_sim.generate import PROFILES
 
 LONG_NAME = (
     "pop_births_2024年第四季度_襄州区张湾街道办事处_全员人口信息系统导出_最终版_v2_20241231.csv"
@@ -174,3 +175,19 @@ def test_a_pipe_gets_the_whole_line() -> None:
     plain = console_module._Console(file=pipe)
     plain.print("x" * 300 + " " + "f" * 64)
     assert pipe.getvalue() == "x" * 300 + " " + "f" * 64 + "\n"  # not wrapped at 80
+
+
+def test_help_paragraphs_flow_to_the_terminal_and_not_to_the_docstrings_lines() -> None:
+    # Before: each line break of a docstring broke the screen's line too, so an 80-column
+    # terminal showed lines of 80 and of 3 words in turn.
+    runner = CliRunner()
+    text = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
+    lines = [line.strip(" │") for line in text.splitlines()]
+    assert any(
+        line.startswith("Writes out/worklist.csv") and line.endswith("seconds per stage).")
+        for line in lines
+    ), text
+    profiles = runner.invoke(app, ["generate", "--help"], env={"COLUMNS": "200"}).output
+    # A list stays a list: each profile an item of its own.
+    items = [line.strip(" │") for line in profiles.splitlines() if line.strip(" │").startswith("•")]
+    assert [item.split(":")[0] for item in items] == [f"• {name}" for name in PROFILES], profiles
