@@ -364,8 +364,9 @@ def prepare(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _name_key(frame: pl.DataFrame, column: str) -> pl.Expr:
-    """The name's key, as the frame brings it when the exact passes already read it (the
-    residual of a part: reading its names again was a third of the keys' time)."""
+    """The name's key, as the frame brings it when the exact passes already read it (a
+    part's residual: its names were read a second time; 310,361 of a part's 4,487,723
+    records at ten million births)."""
     key = column + "_py"
     if key in frame.columns:
         return pl.col(key).cast(pl.String)
