@@ -59,7 +59,7 @@ def main() -> None:
                    "--config", str(config), "--engine", engine]  # fmt: skip
         if master:
             command += ["--spark-master", master]
-        wall, peak = timed(command)
+        wall, peak, _user, _kernel = timed(command)
         summary = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
         digest = hashlib.sha256((work / "out" / "worklist.csv").read_bytes()).hexdigest()
         stages = summary["timings_s"]

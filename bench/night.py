@@ -36,18 +36,20 @@ STAGES = ("read", "normalise", "validate", "expectations", "store", "link", "rec
           "cases", "metrics", "outputs")  # fmt: skip
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of a command run in its own process."""
+def timed(command: list[str]) -> tuple[float, float, float, float]:
+    """Wall seconds, peak RSS (GiB), user and kernel CPU seconds of a command run in its
+    own process."""
     start = time.perf_counter()
     done = subprocess.run(
-        ["/usr/bin/time", "-f", "peak_kib=%M", *command],
+        ["/usr/bin/time", "-f", "peak_kib=%M user_s=%U sys_s=%S", *command],
         check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)}: exit {done.returncode}\n{done.stderr[-4000:]}")
     wall = time.perf_counter() - start
-    peak = re.findall(r"peak_kib=(\d+)", done.stderr)
-    return wall, int(peak[-1]) / 2**20
+    found = re.findall(r"peak_kib=(\d+) user_s=([\d.]+) sys_s=([\d.]+)", done.stderr)
+    peak, user, kernel = found[-1]
+    return wall, int(peak) / 2**20, float(user), float(kernel)
 
 
 def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -> dict[str, Any]:
@@ -55,7 +57,7 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
     work.mkdir(parents=True)
     settings = ["--config", str(config)] if config else []
     # Not --quiet: the progress lines on stderr show the stage a failing run stopped in.
-    wall, peak = timed(
+    wall, peak, user, kernel = timed(
         ["recon", "run", "--inbox", str(inbox), "--db", str(work / "recon.duckdb"),
          "--out", str(work / "out"), "--as-of", as_of, *settings]
     )  # fmt: skip
@@ -64,6 +66,10 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
     return {
         "wall_s": round(wall, 1),
         "peak_rss_gib": round(peak, 2),
+        # CPU seconds in the process and in the kernel for it (page faults, I/O): steadier
+        # than the wall time on a machine whose speed varies by the hour.
+        "user_s": round(user, 1),
+        "sys_s": round(kernel, 1),
         "stages_s": summary["timings_s"],
         "peak_mib_after": summary.get("peak_mib", {}),
         "stage_peak_mib": summary.get("stage_peak_mib", {}),
@@ -116,7 +122,8 @@ def main() -> None:
     print(f"floor: DuckDB reads the three files {floor_s:6.1f} s ({read} + {transcode} s GB18030)")
     print(
         f"recon run, all stages               {run['wall_s']:6.1f} s  "
-        f"peak {run['peak_rss_gib']} GiB = {result['ratio']}x the floor"
+        f"peak {run['peak_rss_gib']} GiB = {result['ratio']}x the floor; "
+        f"CPU {run['user_s']} s + {run['sys_s']} s kernel"
     )
     print("| " + " | ".join(STAGES) + " |")
     print("| " + " | ".join(f"{stages.get(s, 0):.1f}" for s in STAGES) + " |")
