@@ -30,10 +30,12 @@ FROM (
 ) AS s
 -- The current version of this file's keys only: the view `hosp` would rank every stored
 -- version once per chunk, which grows with the store.
+-- Only earlier files' versions: a key's rows of this file are all in one chunk, so the
+-- chunks stored before hold none of this one's keys (and their row groups are skipped).
 LEFT JOIN (
     SELECT delivery_id, max(version) AS version, arg_max(row_hash, version) AS row_hash
     FROM hosp_records
-    WHERE delivery_id IN (SELECT delivery_id FROM staged)
+    WHERE delivery_id IN (SELECT delivery_id FROM staged) AND file_id < $file_id
     GROUP BY delivery_id
 ) AS c USING (delivery_id)
 WHERE c.delivery_id IS NULL OR c.row_hash <> s.row_hash;

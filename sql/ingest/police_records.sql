@@ -25,10 +25,12 @@ FROM (
 ) AS s
 -- The current version of this file's keys only: the view `police` would rank every stored
 -- version once per chunk, which grows with the store.
+-- Only earlier files' versions: a key's rows of this file are all in one chunk, so the
+-- chunks stored before hold none of this one's keys (and their row groups are skipped).
 LEFT JOIN (
     SELECT id_number, max(version) AS version, arg_max(row_hash, version) AS row_hash
     FROM police_records
-    WHERE id_number IN (SELECT id_number FROM staged)
+    WHERE id_number IN (SELECT id_number FROM staged) AND file_id < $file_id
     GROUP BY id_number
 ) AS c USING (id_number)
 WHERE c.id_number IS NULL OR c.row_hash <> s.row_hash;

@@ -26,10 +26,12 @@ FROM (
 ) AS s
 -- The current version of this file's keys only: the view `pop` would rank every stored
 -- version once per chunk, which grows with the store.
+-- Only earlier files' versions: a key's rows of this file are all in one chunk, so the
+-- chunks stored before hold none of this one's keys (and their row groups are skipped).
 LEFT JOIN (
     SELECT record_id, max(version) AS version, arg_max(row_hash, version) AS row_hash
     FROM pop_records
-    WHERE record_id IN (SELECT record_id FROM staged)
+    WHERE record_id IN (SELECT record_id FROM staged) AND file_id < $file_id
     GROUP BY record_id
 ) AS c USING (record_id)
 WHERE c.record_id IS NULL OR c.row_hash <> s.row_hash;

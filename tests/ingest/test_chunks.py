@@ -83,3 +83,31 @@ def test_a_chunk_that_fails_after_others_were_stored_stops_the_night_unchanged(
         recon.run(folder, "--config", str(config))
     assert len(calls) == 3
     assert recon.dump() == before
+
+
+def test_the_next_nights_file_in_chunks_versions_only_the_rows_that_changed(
+    tmp_path: Path,
+) -> None:
+    # Each chunk looks for its keys' current versions in the files stored before it (not
+    # in its own file's other chunks, which hold none of its keys): a changed row is a
+    # second version, an unchanged one adds nothing, whichever chunk it falls in.
+    recon, _ = night(tmp_path / "store", 1000)
+    folder = tmp_path / "store" / "inbox"
+    changed = {7, 1234, 2499}
+    pop = [
+        pop_row(记录编号=f"P{n:05d}", 姓名=f"赵{n}" if n in changed else f"张{n}")
+        for n in range(2500)
+    ]
+    write_csv(folder / "pop_births.csv", pop)
+    config = tmp_path / "store" / "recon.toml"
+    result = recon.run(folder, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    second = json.loads((recon.out / "run.json").read_text(encoding="utf-8"))["files"]
+    assert [(f["rows_new"], f["rows_unchanged"]) for f in second if f["feed"] == "pop"] == [
+        (3, 2497)
+    ]
+    versions = recon.query(
+        "SELECT record_id, name FROM pop_records WHERE version = 2 ORDER BY record_id"
+    )
+    assert versions == [(f"P{n:05d}", f"赵{n}") for n in sorted(changed)]
+    assert recon.query("SELECT count(*) FROM pop") == [(2500,)]
