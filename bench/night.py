@@ -36,9 +36,10 @@ STAGES = ("read", "normalise", "validate", "expectations", "store", "link", "rec
           "cases", "metrics", "outputs")  # fmt: skip
 
 
-def timed(command: list[str]) -> tuple[float, float, float, float]:
+def timed(command: list[str], log: Path | None = None) -> tuple[float, float, float, float]:
     """Wall seconds, peak RSS (GiB), user and kernel CPU seconds of a command run in its
-    own process."""
+    own process; its stderr (the progress lines, each with the time since the start) is
+    kept in `log`, which shows the time between the stages too."""
     start = time.perf_counter()
     done = subprocess.run(
         ["/usr/bin/time", "-f", "peak_kib=%M user_s=%U sys_s=%S", *command],
@@ -47,6 +48,8 @@ def timed(command: list[str]) -> tuple[float, float, float, float]:
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)}: exit {done.returncode}\n{done.stderr[-4000:]}")
     wall = time.perf_counter() - start
+    if log is not None:
+        log.write_text(done.stderr, encoding="utf-8")
     found = re.findall(r"peak_kib=(\d+) user_s=([\d.]+) sys_s=([\d.]+)", done.stderr)
     peak, user, kernel = found[-1]
     return wall, int(peak) / 2**20, float(user), float(kernel)
@@ -59,7 +62,8 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
     # Not --quiet: the progress lines on stderr show the stage a failing run stopped in.
     wall, peak, user, kernel = timed(
         ["recon", "run", "--inbox", str(inbox), "--db", str(work / "recon.duckdb"),
-         "--out", str(work / "out"), "--as-of", as_of, *settings]
+         "--out", str(work / "out"), "--as-of", as_of, *settings],
+        work / "progress.log",
     )  # fmt: skip
     summary = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
     worklist = (work / "out" / "worklist.csv").read_bytes()
