@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 from ingest_validate import floor, generate  # noqa: E402
 
 STAGES = ("read", "normalise", "validate", "expectations", "store", "link", "reconcile",
-          "cases", "metrics", "outputs")  # fmt: skip
+          "cases", "metrics", "commit", "outputs")  # fmt: skip
 
 
 def timed(command: list[str], log: Path | None = None) -> tuple[float, float, float, float]:
@@ -66,6 +66,18 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
         work / "progress.log",
     )  # fmt: skip
     summary = json.loads((work / "out" / "run.json").read_text(encoding="utf-8"))
+    stages = dict(summary["timings_s"])
+    # run.json is written during the outputs step, so its time is read off the progress
+    # lines: from "输出" (outputs) to "完成" (done).
+    marks = dict(
+        (label, float(at))
+        for at, label in re.findall(
+            r"recon run\s+([\d.]+) s .*?(输出|完成)",
+            (work / "progress.log").read_text(encoding="utf-8"),
+        )
+    )
+    if {"输出", "完成"} <= marks.keys():
+        stages["outputs"] = round(marks["完成"] - marks["输出"], 3)
     worklist = (work / "out" / "worklist.csv").read_bytes()
     return {
         "wall_s": round(wall, 1),
@@ -74,7 +86,7 @@ def recon_run(inbox: Path, work: Path, as_of: str, config: Path | None = None) -
         # than the wall time on a machine whose speed varies by the hour.
         "user_s": round(user, 1),
         "sys_s": round(kernel, 1),
-        "stages_s": summary["timings_s"],
+        "stages_s": stages,
         "peak_mib_after": summary.get("peak_mib", {}),
         "stage_peak_mib": summary.get("stage_peak_mib", {}),
         "rows_read": sum(f["rows_read"] for f in summary["files"]),
