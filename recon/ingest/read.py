@@ -42,6 +42,7 @@ from recon.ingest.inbox import (
     sha256_of,
     sniff,
 )
+from recon.ingest.transcode import to_utf8
 
 LINE = "line"  # physical line of the record in its file (header = 1); sheet row for XLSX
 
@@ -99,7 +100,7 @@ _UNDECODABLE = (
 )
 
 
-def _decoded(path: Path) -> tuple[str, bytes]:
+def _decoded(path: Path) -> tuple[str, bytes | bytearray]:
     """detect_encoding and _utf8_bytes in one read of the file: its encoding, and its text
     as UTF-8 without BOM.
 
@@ -116,7 +117,7 @@ def _decoded(path: Path) -> tuple[str, bytes]:
     if _is_utf8(data):
         return "utf-8", data
     try:
-        return "gb18030", _transcoded(data, "gb18030")
+        return "gb18030", to_utf8(data, "gb18030")
     except UnicodeDecodeError:
         raise InputError(path, _UNDECODABLE) from None
 
@@ -272,7 +273,7 @@ def read_csv_records(
 
     `data`: the file's text as UTF-8 without BOM, when the caller has read it already.
     """
-    held = [] if data is None else [data]
+    held: list[bytes | bytearray] = [] if data is None else [data]
     return _read_csv(path, encoding, held, limits or IngestSettings(), owned=data is None)
 
 
@@ -288,7 +289,7 @@ def read_csv_file(
 
 
 def _read_csv(
-    path: Path, encoding: str, held: list[bytes], limits: IngestSettings, owned: bool
+    path: Path, encoding: str, held: list[bytes | bytearray], limits: IngestSettings, owned: bool
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     """`held` holds the file's text (or nothing yet: it is read here). When `owned`,
     nothing else does: the vectorised reader empties it once it has placed every record,
@@ -329,18 +330,6 @@ def _utf8_bytes(path: Path, encoding: str) -> bytes:
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             out += decoder.decode(chunk).encode("utf-8")
-    out += decoder.decode(b"", final=True).encode("utf-8")
-    text = bytes(out)
-    return text[3:] if text.startswith(codecs.BOM_UTF8) else text
-
-
-def _transcoded(data: bytes, encoding: str) -> bytes:
-    """`data` from `encoding` to UTF-8 without BOM, as _utf8_bytes reads a file."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    out = bytearray()
-    view = memoryview(data)
-    for start in range(0, len(data), 1 << 22):
-        out += decoder.decode(view[start : start + (1 << 22)]).encode("utf-8")
     out += decoder.decode(b"", final=True).encode("utf-8")
     text = bytes(out)
     return text[3:] if text.startswith(codecs.BOM_UTF8) else text
@@ -445,7 +434,7 @@ class _Placed:
 
 
 def _read_csv_vectorised(
-    path: Path, held: list[bytes], delimiter: str, limits: IngestSettings, owned: bool
+    path: Path, held: list[bytes | bytearray], delimiter: str, limits: IngestSettings, owned: bool
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame] | None:
     """Polars parses the values; numpy finds each record's physical line and field count.
 
@@ -490,7 +479,7 @@ def _read_csv_vectorised(
 
 
 def _place(
-    path: Path, held: list[bytes], delimiter: str, limits: IngestSettings, owned: bool
+    path: Path, held: list[bytes | bytearray], delimiter: str, limits: IngestSettings, owned: bool
 ) -> _Placed | None:
     """Every record's place, physical line and field count (numpy), the malformed records,
     and the text cut to the header and the good records; None when the exact reader must
@@ -499,7 +488,10 @@ def _place(
     if not data or data.isspace():
         return None
     if not data.endswith(b"\n"):
-        data += b"\n"
+        if owned and isinstance(data, bytearray):
+            data += b"\n"  # in place: the text is not copied
+        else:
+            data = data + b"\n"
         if owned:  # the copy stands for the text; the exact reader would read it again
             held.clear()
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -588,7 +580,9 @@ def _place(
     for i in dropped:
         pieces.append(view[position : record_starts[i]])
         position = record_ends[i] + 1
-    cleaned = b"".join([*pieces, view[position:]]) if pieces else data
+    # Polars reads bytes only: a transcoded file's bytearray is copied when nothing is cut
+    # (bytes(data) is data itself when it is bytes).
+    cleaned = b"".join([*pieces, view[position:]]) if pieces else bytes(data)
     del pieces, view
     return _Placed(header, start_lines[taken], malformed, cleaned)
 
@@ -609,7 +603,7 @@ class _Lines:
     lines can be read again as records of their own.
     """
 
-    def __init__(self, data: bytes, max_chars: int) -> None:
+    def __init__(self, data: bytes | bytearray, max_chars: int) -> None:
         self._stream = io.BytesIO(data)
         self._back: list[tuple[int, str]] = []
         self._count = 0
@@ -691,7 +685,7 @@ def _read_csv_exact(
     path: Path,
     encoding: str,
     delimiter: str,
-    data: bytes | None = None,
+    data: bytes | bytearray | None = None,
     limits: IngestSettings | None = None,
 ) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
     """The csv module, record by record: slower, but exact for any file the vectorised
