@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from recon.resources import sql
-from recon.store.connection import query_frame
+from recon.store.connection import query_frame, registered
 
 DEFAULT_ROLES = ("计生专干", "村组干部", "包保国家干部", "统计员", "分管领导", "单位一把手")
 SIGNATURE_PARTS = ("role", "name", "date", "decision", "reason")
@@ -26,9 +26,8 @@ def with_signatures(
 
     A signed block shows the role as signed; an empty one, the role configured now.
     """
-    signed = query_frame(
-        con, sql("outputs/worklist_signatures"), {"ids": cases["case_id"].to_list()}
-    )
+    with registered(con, "wanted", cases.select("case_id")):
+        signed = query_frame(con, sql("outputs/worklist_signatures"))
     for number, role in enumerate(roles, start=1):
         given = signed.filter(pl.col("position") == number).select(
             "case_id", *(pl.col(p).alias(f"sig{number}_{p}") for p in SIGNATURE_PARTS)
