@@ -155,8 +155,10 @@ class KeptRecords:
                     self._work_dir.mkdir(parents=True, exist_ok=True)
                 self._folder = Path(tempfile.mkdtemp(prefix="recon-parts-", dir=self._work_dir))
             path = self._folder / f"part-{part}.parquet"
-            # lz4, no statistics: written once and read once, a few seconds later
-            records.write_parquet(path, compression="lz4", statistics=False)
+            # Uncompressed, no statistics: written once and read whole once, a few seconds
+            # later. A ten-million-birth part (4.4M records) reads in 0.7 s instead of
+            # 1.9 s with lz4, for the same write time and 2.4x the disk (440 MB a part).
+            records.write_parquet(path, compression="uncompressed", statistics=False)
         except OSError as exc:  # a full or unwritable folder costs time, not the night
             self.failed = f"{exc.strerror or exc}: {exc.filename or self._work_dir}"
             self._remove()
