@@ -26,6 +26,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 import duckdb
@@ -79,6 +80,12 @@ _ENCODER = json.JSONEncoder(
 
 def _canonical(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def _json_text(value: str | None) -> str:
+    """A string or None as `_canonical` writes it, without the encoder's call: for a str
+    (ensure_ascii off) JSONEncoder.encode returns encode_basestring's text itself."""
+    return "null" if value is None else encode_basestring(value)
 
 
 def _iso(at: datetime) -> str:
@@ -173,11 +180,29 @@ def _entry_text(
     tests check it against `entry_hash`, which `verify` uses.
     """
     return (
-        f'{{"action":{_canonical(action)},"at":{at_json},'
+        f'{{"action":{_json_text(action)},"at":{at_json},'
         f'"details":{"null" if details_text is None else details_text},'
-        f'"prev_hash":{_canonical(prev_hash)},"run_id":{run_id_json},'
-        f'"seq":{seq},"subject":{_canonical(subject)}}}'
+        f'"prev_hash":{_json_text(prev_hash)},"run_id":{run_id_json},'
+        f'"seq":{seq},"subject":{_json_text(subject)}}}'
     )
+
+
+_MEMO_TYPES = (str, int, bool, type(None))  # not float: -0.0 == 0.0, written differently
+
+
+def _memo_key(details: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """A key under which a flat dict's canonical text may be kept for the next entries
+    with the same details (a night opens a million cases with a few kinds of details):
+    each key and value with its type, since True == 1 yet they are written differently.
+    None where the text must be made afresh."""
+    if type(details) is not dict:
+        return None
+    key = []
+    for k, v in details.items():
+        if type(k) is not str or type(v) not in _MEMO_TYPES:
+            return None
+        key.append((k, type(v), v))
+    return tuple(key)
 
 
 def _check(action: str, subject: str | None) -> None:
@@ -250,9 +275,16 @@ def append_many(
     prevs: list[str] = []
     hashes: list[str] = []
     sha256 = hashlib.sha256
+    known: dict[tuple[Any, ...], str | None] = {}  # details' canonical texts, by _memo_key
     for offset, (action, subject, details) in enumerate(entries, start=1):
         _check(action, subject)
-        text = _details_text(details)
+        key = _memo_key(details)
+        if key is None:
+            text = _details_text(details)
+        elif key in known:
+            text = known[key]
+        else:
+            text = known[key] = _details_text(details)
         canonical = _entry_text(last_seq + offset, at_json, rid_json, action, subject, text, prev)
         digest = sha256(canonical.encode("utf-8")).hexdigest()
         actions.append(action)

@@ -191,6 +191,21 @@ def test_int_keys_and_unicode_round_trip(con: duckdb.DuckDBPyConnection) -> None
     assert audit.verify(con).ok
 
 
+def test_equal_details_of_other_types_are_written_as_themselves(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # append_many keeps the text of details seen before: True == 1 == 1.0 and
+    # 0.0 == -0.0 in Python, yet each is written (and hashed) as itself.
+    values = [True, 1, 1.0, "1", 0.0, -0.0, 0, False, None]
+    entries: list[audit.Entry] = [("x", f"C-{i}", {"v": v}) for i, v in enumerate(values * 3)]
+    audit.append_many(con, entries, run_id=1, at=AT)
+    stored = [r[0] for r in con.execute("SELECT details FROM audit_log ORDER BY seq").fetchall()]
+    written = ['{"v":true}', '{"v":1}', '{"v":1.0}', '{"v":"1"}', '{"v":0.0}', '{"v":-0.0}',
+               '{"v":0}', '{"v":false}', '{"v":null}']  # fmt: skip
+    assert [json.dumps(json.loads(t), separators=(",", ":")) for t in stored] == written * 3
+    assert audit.verify(con).ok
+
+
 def test_rejects_bad_input(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(ValueError):
         audit.append(con, "")
