@@ -187,7 +187,8 @@ def _entry_text(
     )
 
 
-_MEMO_TYPES = (str, int, bool, type(None))  # not float: -0.0 == 0.0, written differently
+# The plain values but floats (-0.0 == 0.0, yet each is written as itself).
+_MEMO_TYPES = tuple(t for t in _PLAIN if t is not float)
 
 
 def _memo_key(details: dict[str, Any] | None) -> tuple[Any, ...] | None:

@@ -202,7 +202,7 @@ def test_equal_details_of_other_types_are_written_as_themselves(
     stored = [r[0] for r in con.execute("SELECT details FROM audit_log ORDER BY seq").fetchall()]
     written = ['{"v":true}', '{"v":1}', '{"v":1.0}', '{"v":"1"}', '{"v":0.0}', '{"v":-0.0}',
                '{"v":0}', '{"v":false}', '{"v":null}']  # fmt: skip
-    assert [json.dumps(json.loads(t), separators=(",", ":")) for t in stored] == written * 3
+    assert stored == written * 3
     assert audit.verify(con).ok
 
 
