@@ -10,11 +10,12 @@ no audit entry, shows here.
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 
 from recon.resources import sql
 from recon.signoff.apply import correction_digest
 from recon.signoff.common import case_digest, signed_digests, status_violations
-from recon.store.connection import query_frame
+from recon.store.connection import query_frame, registered
 from recon.vocabulary import PROBLEM_ZH
 
 
@@ -75,7 +76,9 @@ def _signed_content(con: duckdb.DuckDBPyConnection) -> list[str]:
     digests = signed_digests(con)
     if not digests:
         return []
-    cases = query_frame(con, sql("audit/signed_cases"), {"ids": sorted(digests)})
+    wanted = pl.DataFrame({"case_id": sorted(digests)}, schema={"case_id": pl.String})
+    with registered(con, "wanted", wanted):
+        cases = query_frame(con, sql("audit/signed_cases"))
     return [
         f"案件 {case['case_id']} 的内容与签字时不符（签字后被改动）"
         f" (case {case['case_id']} changed after it was signed)"

@@ -1,7 +1,10 @@
--- The cases $ids (a list: those whose signatures' audit entries name a digest), with the
--- columns their digest covers (DIGEST_COLUMNS, recon/signoff/common.py).
-SELECT case_id, category, target_system, field, current_value, proposed_value,
-       pop_record_id, hosp_delivery_id, police_id_number, duplicate_of
-FROM cases
-WHERE list_contains($ids, case_id)
-ORDER BY case_id
+-- The cases of the registered frame `wanted` (its case_id column: those whose
+-- signatures' audit entries name a digest), with the columns their digest covers
+-- (DIGEST_COLUMNS, recon/signoff/common.py). A join, not a bound list: a list of every
+-- signed case of a big store takes seconds to bind (outputs/worklist_signatures.sql).
+SELECT c.case_id, c.category, c.target_system, c.field, c.current_value,
+       c.proposed_value, c.pop_record_id, c.hosp_delivery_id, c.police_id_number,
+       c.duplicate_of
+FROM cases AS c
+SEMI JOIN wanted AS w ON c.case_id = w.case_id
+ORDER BY c.case_id
